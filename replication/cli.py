@@ -1,0 +1,182 @@
+"""Command line: ``python -m replication <command>``.
+
+Commands: ``validate``, ``evaluate``, ``synth``, ``predict``, ``reproduce``, ``bench``. Machine-readable
+results (JSON) go to stdout; progress bars and messages go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+
+def _print_json(obj) -> None:
+    json.dump(obj, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+def _error(message: str, code: int = 1) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def cmd_validate(args) -> int:
+    from replication import fashionai
+
+    try:
+        report = fashionai.validate(args.root, decode=not args.no_decode, workers=args.workers,
+                                    progress=not args.no_progress)
+    except fashionai.DataError as err:
+        return _error(str(err))
+    _print_json(report)
+    return 0 if report["rows"] > 0 else 1
+
+
+def cmd_evaluate(args) -> int:
+    from replication import fashionai, metric
+
+    try:
+        scores = metric.evaluate_files(args.truth, args.pred)
+    except fashionai.DataError as err:
+        return _error(str(err))
+    _print_json(scores)
+    return 0
+
+
+def cmd_synth(args) -> int:
+    from replication import synthetic
+
+    summary = synthetic.generate(args.out, images_per_task=args.images_per_task, seed=args.seed,
+                                 size=args.size, workers=args.workers, progress=not args.no_progress)
+    _print_json(summary)
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from replication import fashionai, models, prediction
+
+    try:
+        records = prediction.predict_main(
+            args.model, args.weights, args.inputs, root=args.root,
+            flags=models.TruthFlatFlags(args.truth_flags) if args.truth_flags else None,
+            answer=args.answer, flip_tta=not args.no_flip, progress=not args.no_progress)
+    except (fashionai.DataError, ValueError, KeyError, FileNotFoundError) as err:
+        return _error(str(err).strip("'\""))
+    _print_json(records)
+    return 0
+
+
+def cmd_reproduce(args) -> int:
+    from replication.reproduce import NotebookFailed, reproduce
+
+    import yaml
+
+    overrides = {}
+    for item in args.param or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.isidentifier():
+            return _error(f"--param wants NAME=VALUE, got {item!r}")
+        overrides[name] = yaml.safe_load(value) if value else ""
+    try:
+        reproduce(args.profile, only=args.only, data_root=args.data_root, overrides=overrides,
+                  book=not args.no_book, progress=not args.no_progress)
+    except NotebookFailed as err:
+        return _error(str(err))
+    except (FileNotFoundError, KeyError, ValueError, RuntimeError) as err:
+        return _error(str(err).strip("'\""))
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from replication import bench
+
+    if args.what == "synth":
+        bench.bench_synth(images_per_task=args.images_per_task, size=args.size, seed=args.seed,
+                          workers=args.workers)
+    elif args.what == "learnability":
+        root = args.root
+        if root is None:
+            import tempfile
+
+            from replication import synthetic
+
+            root = Path(tempfile.mkdtemp(prefix="learnability-"))
+            synthetic.generate(root, images_per_task=args.images_per_task, seed=args.seed,
+                               size=args.size, workers=args.workers)
+        bench.learnability(root, seed=args.seed)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m replication", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="check a FashionAI folder; JSON report of usable rows and problems")
+    p.add_argument("root", type=Path, help="folder holding Annotations/label.csv and Images/")
+    p.add_argument("--no-decode", action="store_true", help="check that images exist, do not decode them")
+    p.add_argument("--workers", type=int, default=None, help="decoding threads (default: all cores)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("evaluate", help="score an answer.csv with the official FashionAI metric")
+    p.add_argument("--truth", type=Path, required=True, help="label.csv with the true labels")
+    p.add_argument("--pred", type=Path, required=True, help="answer.csv: image,task,p0;p1;...")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("synth", help="render the synthetic data set in the FashionAI layout")
+    p.add_argument("--out", type=Path, required=True, help="folder to write (FashionAI layout + Truth/)")
+    p.add_argument("--images-per-task", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", type=int, default=256, help="long side of each image in px (default 256)")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("predict", help="predict attributes with flip TTA and a weighted ensemble")
+    p.add_argument("inputs", nargs="+", type=Path, metavar="IMAGE_OR_QUESTION_CSV",
+                   help="image files and/or FashionAI question.csv files")
+    p.add_argument("--model", action="append", required=True, type=Path,
+                   help="a trained .keras model (repeat for an ensemble); loaded in safe mode")
+    p.add_argument("--weights", nargs="+", type=float,
+                   help="ensemble weights, one per model, summing to 1 (default: equal)")
+    p.add_argument("--root", type=Path, default=None,
+                   help="data root for question.csv images (default: the CSV's folder's parent)")
+    p.add_argument("--answer", type=Path, default=None, help="also write a FashionAI answer.csv")
+    p.add_argument("--truth-flags", type=Path, metavar="SYNTHETIC_ROOT", default=None,
+                   help="dual-channel models: flat/on-model flags from a synthetic set's truth")
+    p.add_argument("--no-flip", action="store_true", help="no horizontal-flip test-time averaging")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("reproduce", help="run the notebooks with papermill and build the book")
+    p.add_argument("--profile", default="smoke", help="smoke (default), synthetic or paper")
+    p.add_argument("--only", nargs="+", metavar="NN", help="run only these notebooks, e.g. --only 01")
+    p.add_argument("--data-root", type=Path, default=None,
+                   help="FashionAI folder (paper profile; default $FASHIONAI_ROOT)")
+    p.add_argument("-p", "--param", action="append", metavar="NAME=VALUE",
+                   help="set a notebook parameter over the profile's value (YAML value), e.g. "
+                        "-p inception_v4_weights=/path/inception_v4.safetensors")
+    p.add_argument("--no-book", action="store_true", help="run the notebooks, skip the book build")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_reproduce)
+
+    p = sub.add_parser("bench", help="benchmarks that print numbers")
+    p.add_argument("what", choices=["synth", "learnability"],
+                   help="synth: rendering rate; learnability: majority vs logistic regression per task")
+    p.add_argument("--images-per-task", type=int, default=1000)
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--root", type=Path, default=None,
+                   help="learnability: an existing data folder (default: render one)")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)

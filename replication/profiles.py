@@ -1,0 +1,167 @@
+"""The three profiles (DESIGN §5), in one place: which data, how big, which parameters.
+
+- ``smoke``: a small synthetic set and small everything; every notebook runs in minutes on
+  2 CPU cores. For CI and first contact.
+- ``synthetic``: a synthetic set big enough that the paper's comparisons are measurable.
+- ``paper``: the real FashionAI data at 480 px, from a folder the user gives.
+
+A profile injects its parameters into each notebook's ``parameters`` cell through papermill;
+a student can override any of them in the notebook itself.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+REPO_ROOT = Path(os.environ.get("REPLICATION_HOME", Path(__file__).resolve().parents[1]))
+"""Where ``data/``, ``results/``, ``notebooks/`` and ``book/`` live."""
+
+DATA_ROOT_ENV = "FASHIONAI_ROOT"
+"""Environment variable naming the real FashionAI folder for the ``paper`` profile."""
+
+
+@dataclass(frozen=True)
+class SyntheticSpec:
+    """How to render the profile's embedded synthetic data set."""
+
+    images_per_task: int
+    size: int
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    synthetic: SyntheticSpec | None
+    """``None``: the profile reads the user's FashionAI folder (``--data-root`` / ``$FASHIONAI_ROOT``)."""
+    seed: int = 0
+    notebook_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Per notebook stem (e.g. ``"01_data"``), the parameters this profile injects."""
+
+    @property
+    def results_dir(self) -> Path:
+        return REPO_ROOT / "results" / self.name
+
+    def default_data_root(self) -> Path | None:
+        if self.synthetic is None:
+            env = os.environ.get(DATA_ROOT_ENV)
+            return Path(env) if env else None
+        spec = self.synthetic
+        # The folder name carries the spec, so a changed spec never reuses a stale set.
+        return REPO_ROOT / "data" / f"synthetic-n{spec.images_per_task}-px{spec.size}-seed{spec.seed}"
+
+    def parameters(self, notebook: str, data_root: str | Path | None = None) -> dict[str, Any]:
+        """The papermill parameters for one notebook under this profile."""
+        root = data_root or self.default_data_root()
+        return {
+            "profile": self.name,
+            "data_root": str(root) if root else "",
+            "seed": self.seed,
+            **self.notebook_params.get(notebook, {}),
+        }
+
+
+# Training settings the model notebooks (06-08) share, per profile. Schedules are data: a list
+# of stages (optimizer, learning rate, epochs, share of the base net that trains), as
+# ``replication.training.Stage`` reads them.
+PAPER_SCHEDULE = [  # §3.2/§3.3: Adam 1e-3 x3 (frozen base), 2.5e-5, 7.5e-6, then SGD 4.5e-6, 1e-6
+    {"optimizer": "adam", "learning_rate": 1e-3, "epochs": 3, "train_backbone": 0.0},
+    {"optimizer": "adam", "learning_rate": 2.5e-5, "epochs": 1, "train_backbone": 1.0},
+    {"optimizer": "adam", "learning_rate": 7.5e-6, "epochs": 1, "train_backbone": 1.0},
+    {"optimizer": "sgd", "learning_rate": 4.5e-6, "epochs": 1, "train_backbone": 1.0},
+    {"optimizer": "sgd", "learning_rate": 1e-6, "epochs": 1, "train_backbone": 1.0},
+]
+# Without ImageNet weights the paper's fine-tuning rates would leave a random base net where it
+# started, so the synthetic profiles train from scratch with the same shape of schedule (Adam,
+# decreasing rates, then SGD) at rates that move a fresh net.
+SCRATCH_SCHEDULE = [
+    {"optimizer": "adam", "learning_rate": 1e-3, "epochs": 12, "train_backbone": 1.0},
+    {"optimizer": "adam", "learning_rate": 2.5e-4, "epochs": 3, "train_backbone": 1.0},
+    {"optimizer": "sgd", "learning_rate": 1e-3, "epochs": 1, "train_backbone": 1.0},
+]
+SMOKE_SCHEDULE = [
+    {"optimizer": "adam", "learning_rate": 2e-3, "epochs": 2, "train_backbone": 1.0},
+    {"optimizer": "sgd", "learning_rate": 1e-3, "epochs": 1, "train_backbone": 1.0},
+]
+_SMOKE_TRAINING = {"variant": "tiny", "image_size": 96, "batch_size": 16, "schedule": SMOKE_SCHEDULE,
+                   "val_fraction": 0.2}
+_SYNTHETIC_TRAINING = {"variant": "small", "image_size": 192, "batch_size": 32,
+                       "schedule": SCRATCH_SCHEDULE, "val_fraction": 0.2}
+_PAPER_TRAINING = {"variant": "canonical", "image_size": 480, "batch_size": 32,
+                   "schedule": PAPER_SCHEDULE, "val_fraction": 0.1}
+MODEL_NOTEBOOKS = ("06_per_dimension_ap", "07_base_nets", "08_doublenet")
+
+
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile(
+            name="smoke",
+            description="Small synthetic set, tiny models: every notebook in minutes on 2 CPU cores.",
+            synthetic=SyntheticSpec(images_per_task=48, size=128),
+            notebook_params={
+                "01_data": {"samples_per_task": 4, "stats_max_images": 0},
+                **{nb: _SMOKE_TRAINING for nb in MODEL_NOTEBOOKS},
+            },
+        ),
+        Profile(
+            name="synthetic",
+            description="Synthetic set big enough to measure the paper's comparisons; hours on 2 CPU cores.",
+            synthetic=SyntheticSpec(images_per_task=1000, size=256),
+            notebook_params={
+                "01_data": {"samples_per_task": 6, "stats_max_images": 0},
+                **{nb: _SYNTHETIC_TRAINING for nb in MODEL_NOTEBOOKS},
+            },
+        ),
+        Profile(
+            name="paper",
+            description="The real FashionAI attribute data at 480 px with the canonical nets; a GPU.",
+            synthetic=None,
+            notebook_params={
+                "01_data": {"samples_per_task": 6, "stats_max_images": 0},
+                **{nb: _PAPER_TRAINING for nb in MODEL_NOTEBOOKS},
+            },
+        ),
+    )
+}
+
+
+def get_profile(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise KeyError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}") from None
+
+
+def ensure_data(profile: Profile | str, data_root: str | Path | None = None, *,
+                progress: bool = True) -> Path:
+    """The profile's data root, rendering the synthetic set first if it is missing.
+
+    For the ``paper`` profile the folder must already hold the FashionAI data
+    (``Annotations/label.csv`` and ``Images/``); nothing is ever downloaded.
+    """
+    from replication import fashionai
+
+    profile = get_profile(profile) if isinstance(profile, str) else profile
+    root = Path(data_root) if data_root else profile.default_data_root()
+    if root is None:
+        raise FileNotFoundError(
+            f"profile {profile.name!r} reads the real FashionAI data: pass --data-root PATH or set "
+            f"${DATA_ROOT_ENV} to the folder that holds Annotations/label.csv and Images/ "
+            "(see data/README.md)"
+        )
+    label_csv = root / fashionai.LABEL_CSV
+    if label_csv.exists():
+        return root
+    if profile.synthetic is None or data_root:
+        raise FileNotFoundError(f"{label_csv} not found: {root} is not a FashionAI data folder")
+    from replication import synthetic
+
+    spec = profile.synthetic
+    synthetic.generate(root, images_per_task=spec.images_per_task, seed=spec.seed,
+                       size=spec.size, progress=progress)
+    return root

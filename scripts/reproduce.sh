@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Reproduce the book: generate the synthetic data if missing, run every notebook with papermill,
+# build the Jupyter Book. Default profile: smoke (minutes on a laptop).
+# Examples:  bash scripts/reproduce.sh
+#            bash scripts/reproduce.sh --profile synthetic
+#            bash scripts/reproduce.sh --profile paper --data-root /data/fashionAI
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$repo"
+exec python -m replication reproduce "$@"

@@ -1,0 +1,251 @@
+"""Tests for replication.models: multi-task heads and masking, the dual-channel fusion (§3.3.2),
+freezing, the spec, model files, and the flat/on-model flags.
+
+A 2-layer conv net stands in for the base nets (they need >= 75 px inputs), at 32 px.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+from replication import models, synthetic, training
+from replication.fashionai import LabelRow, read_labels
+from replication.tasks import tasks_of_level
+
+SIZE = 32
+
+
+def tiny_backbone(spec: models.ModelSpec) -> keras.Model:
+    """Two convolutions and global average pooling: the shape of a base net, in miniature."""
+    image = keras.Input((spec.image_size, spec.image_size, 3))
+    x = layers.Conv2D(4, 3, strides=2, activation="relu")(image)
+    x = layers.Conv2D(8, 3, strides=2, activation="relu")(x)
+    return keras.Model(image, layers.GlobalAveragePooling2D()(x), name="tiny")
+
+
+def spec(level: str = "design", **kw) -> models.ModelSpec:
+    return models.ModelSpec(level=level, backbone="tiny", image_size=SIZE, **kw)
+
+
+def build(level: str = "design", seed: int = 0, **kw) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    return models.build_model(spec(level, **kw), backbone_factory=tiny_backbone)
+
+
+def row(task: str, value: int, n_values: int, i: int = 0) -> LabelRow:
+    labels = "".join("y" if j == value else "n" for j in range(n_values))
+    return LabelRow(image=f"Images/{task}/{i}.jpg", task=task, labels=labels, row=i + 1)
+
+
+def images(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(0, 255, (n, SIZE, SIZE, 3)).astype("float32")
+
+
+def head_weights(model: keras.Model) -> dict[str, list[np.ndarray]]:
+    return {name: [w.numpy().copy() for w in model.get_layer(name).weights]
+            for name in model.output_names}
+
+
+# --------------------------------------------------------------------------- single channel
+
+
+@pytest.mark.parametrize("level", ["design", "length"])
+def test_one_softmax_head_per_task_sized_from_the_registry(level: str) -> None:
+    model = build(level, mean=(0.64, 0.60, 0.59), std=(0.29, 0.30, 0.30))
+    tasks = tasks_of_level(level)
+    assert sorted(model.output_names) == sorted(f"head_{t.short}" for t in tasks)
+    for task in tasks:
+        head = model.get_layer(f"head_{task.short}")
+        assert head.units == task.n_values and head.dtype_policy.name == "float32"
+    assert model.get_layer("features").rate == 0.5  # §3.4: Dropout 0.5 after pooling
+    assert isinstance(model.get_layer("preprocess"), layers.Normalization)
+    out = model.predict(images(3), verbose=0)
+    for task in tasks:
+        assert out[f"head_{task.short}"].shape == (3, task.n_values)
+        np.testing.assert_allclose(out[f"head_{task.short}"].sum(axis=1), 1.0, rtol=1e-5)
+    info = models.describe(model)
+    assert (info.image_size, info.dual) == (SIZE, False)
+    assert [t.key for t in info.tasks] == [t.key for t in tasks]
+
+
+def test_preprocessing_is_the_data_set_normalisation() -> None:
+    # §3.1.2(1) eq. 6: (X - mean) / std on [0, 1] pixels, here on the 0..255 input.
+    layer = models.preprocessing(spec(mean=(0.5, 0.25, 0.75), std=(0.1, 0.2, 0.3)))
+    x = np.array([[[[127.5, 63.75, 191.25], [153.0, 114.75, 267.75]]]], dtype="float32")
+    expected = [[[[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]]]
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)), expected, atol=1e-5)
+    default = models.preprocessing(spec())  # no statistics: the Inception range [-1, 1]
+    out = keras.ops.convert_to_numpy(default(np.array([[0.0, 255.0]], dtype="float32")))
+    np.testing.assert_allclose(out, [[-1.0, 1.0]], atol=1e-6)
+
+
+def test_a_sample_trains_only_its_own_head() -> None:
+    model = build("design")
+    training.compile_for_stage(model, training.Stage("adam", 1e-2, 1, train_backbone=1.0))
+    tasks = tasks_of_level("design")
+    neckline = tasks[0]
+    rows = [row(neckline.key, v, neckline.n_values, i) for i, v in enumerate([1, 4, 7, 2])]
+    targets, weights = models.masked_targets(rows, tasks)
+    before = head_weights(model)
+    backbone_before = [w.numpy().copy() for w in models.backbones_of(model)[0].weights]
+    model.train_on_batch(images(4), targets, sample_weight=weights)
+    after = head_weights(model)
+    for name in before:
+        changed = any(not np.array_equal(b, a) for b, a in zip(before[name], after[name]))
+        assert changed == (name == "head_neckline"), name
+    # The shared base net learns from every task's rows.
+    assert any(not np.array_equal(b, w.numpy())
+               for b, w in zip(backbone_before, models.backbones_of(model)[0].weights))
+
+
+def test_head_loss_is_the_mean_over_its_own_rows_only() -> None:
+    model = build("design")
+    training.compile_for_stage(model, training.Stage("adam", 1e-3, 1))
+    neckline, collar = tasks_of_level("design")[:2]
+    rows = [row(neckline.key, 3, 10, 0), row(collar.key, 1, 5, 1), row(neckline.key, 8, 10, 2)]
+    targets, weights = models.masked_targets(rows, tasks_of_level("design"))
+    assert weights["head_neckline"].tolist() == [1, 0, 1]
+    assert targets["head_collar"][0].sum() == 0 and targets["head_collar"][1, 1] == 1
+    x = images(3)
+    probs = model.predict(x, verbose=0)
+    logs = model.test_on_batch(x, targets, sample_weight=weights, return_dict=True)
+    neckline_probs = probs["head_neckline"]
+    expected_neckline = -np.mean(np.log([neckline_probs[0, 3], neckline_probs[2, 8]]))
+    expected_collar = -np.log(probs["head_collar"][1, 1])
+    assert logs["head_neckline_loss"] == pytest.approx(expected_neckline, rel=1e-4)
+    assert logs["head_collar_loss"] == pytest.approx(expected_collar, rel=1e-4)
+    assert logs["head_neck_loss"] == 0.0 and logs["head_lapel_loss"] == 0.0  # no rows: 0, not NaN
+    assert logs["loss"] == pytest.approx(expected_neckline + expected_collar, rel=1e-4)
+    # Accuracy counts only the head's own rows.
+    top = probs["head_neckline"].argmax(axis=1)
+    assert logs["head_neckline_acc"] == pytest.approx(np.mean([top[0] == 3, top[2] == 8]))
+
+
+def test_masked_targets_refuse_a_row_without_a_head() -> None:
+    with pytest.raises(ValueError, match="no head"):
+        models.masked_targets([row("skirt_length_labels", 1, 6)], tasks_of_level("design"))
+
+
+# --------------------------------------------------------------------------- dual channel
+
+
+def test_dual_channel_fuses_flat_and_on_model_models_as_the_paper() -> None:
+    flat_model, onmodel_model = build("length", seed=1), build("length", seed=2)
+    dual = models.build_dual(spec("length", channels="dual"), flat_model, onmodel_model)
+    names = [layer.name for layer in dual.layers]
+    for name in ("image", "flat", "flat_branch", "onmodel_branch", "flat_dropout",
+                 "onmodel_dense", "fusion"):
+        assert name in names
+    assert dual.get_layer("onmodel_dense").units == 128
+    assert dual.get_layer("flat_dropout").rate == 0.5
+    # Each branch is its model minus the heads, ending at its pooled features after Dropout.
+    for branch, source in (("flat_branch", flat_model), ("onmodel_branch", onmodel_model)):
+        sub = dual.get_layer(branch)
+        assert sub.output.shape == (None, 8) and sub.layers[-1].name == "features"
+        for a, b in zip(sub.weights, source.get_layer("backbone").weights):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+    # concat([flat features (8), Dense(128), flag (1)])
+    assert dual.get_layer("fusion").output.shape == (None, 8 + 128 + 1)
+    info = models.describe(dual)
+    assert info.dual and info.image_size == SIZE
+    x = images(2)
+    out_flat = dual.predict({"image": x, "flat": np.ones((2, 1), "float32")}, verbose=0)
+    out_model = dual.predict({"image": x, "flat": np.zeros((2, 1), "float32")}, verbose=0)
+    for task in tasks_of_level("length"):
+        assert out_flat[f"head_{task.short}"].shape == (2, task.n_values)
+    # The heads see the flag.
+    assert not np.allclose(out_flat["head_sleeve"], out_model["head_sleeve"])
+    # Freezing reaches both branches' base nets.
+    assert len(models.backbones_of(dual)) == 2
+
+
+def test_dual_channel_from_trained_branch_files(tmp_path) -> None:
+    flat_model = build("length", seed=3)
+    flat_model.save(tmp_path / "flat.keras")
+    dual_spec = spec("length", channels="dual", flat_model=str(tmp_path / "flat.keras"))
+    dual = models.build_model(dual_spec, backbone_factory=tiny_backbone)
+    branch = dual.get_layer("flat_branch")
+    for a, b in zip(branch.weights, flat_model.get_layer("backbone").weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    with pytest.raises(ValueError, match="length-level"):
+        models.build_dual(spec("length", channels="dual"), build("design"), build("length"))
+
+
+def test_spec_validation_and_json_round_trip() -> None:
+    s = spec("length", channels="dual", mean=[0.6, 0.6, 0.6], std=[0.3, 0.3, 0.3])
+    assert models.ModelSpec.from_dict(s.to_dict()) == s
+    with pytest.raises(ValueError, match="length-level"):
+        spec("design", channels="dual")
+    with pytest.raises(ValueError, match="both mean and std"):
+        spec(mean=(0.5, 0.5, 0.5))
+    with pytest.raises(ValueError, match="level"):
+        models.ModelSpec(level="colour")
+    with pytest.raises(ValueError, match="unknown ModelSpec fields"):
+        models.ModelSpec.from_dict({"level": "design", "colour": 1})
+
+
+# --------------------------------------------------------------------------- freezing
+
+
+def test_set_backbone_trainable_freezes_then_unfreezes() -> None:
+    model = build("design")
+    heads = {w.path for w in model.trainable_weights if w.path.startswith("head_")}
+    models.set_backbone_trainable(model, 0.0)
+    assert {w.path for w in model.trainable_weights} == heads
+    models.set_backbone_trainable(model, 0.5)  # the top one of the two convolutions
+    assert len(model.trainable_weights) == len(heads) + 2
+    models.set_backbone_trainable(model, 1.0)
+    assert len(model.trainable_weights) == len(heads) + 4
+    with pytest.raises(ValueError):
+        models.set_backbone_trainable(model, 1.5)
+
+
+# --------------------------------------------------------------------------- flags
+
+
+def test_truth_flat_flags_read_the_synthetic_truth(tmp_path) -> None:
+    root = tmp_path / "syn"
+    synthetic.generate(root, images_per_task=3, seed=0, size=32, workers=1, progress=False)
+    rows, _ = read_labels(root)
+    truth = synthetic.read_truth(root)
+    flags = models.TruthFlatFlags(root)
+    assert isinstance(flags, models.FlatFlags)
+    got = flags([r.image for r in rows])
+    assert got.dtype == bool and got.tolist() == [truth[r.image]["flat"] for r in rows]
+    # A file path under the root works as well as the data set's own name.
+    assert flags([str(root / rows[0].image)]).tolist() == [truth[rows[0].image]["flat"]]
+    flat, onmodel = models.split_by_flag(rows, flags)
+    assert len(flat) + len(onmodel) == len(rows)
+    assert all(truth[r.image]["flat"] for r in flat)
+    assert not any(truth[r.image]["flat"] for r in onmodel)
+    with pytest.raises(KeyError, match="no flat/on-model truth"):
+        flags(["Images/x/unknown.jpg"])
+
+
+# --------------------------------------------------------------------------- the real base nets
+
+
+def test_default_preprocessing_matches_the_backbones_and_a_real_base_net_loads_safely(
+        tmp_path) -> None:
+    from replication import backbones
+
+    x = np.array([[0.0, 63.0, 127.5, 255.0]], dtype="float32")
+    layer = models.preprocessing(spec())
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)),
+                               backbones.preprocess("inception_resnet_v2")(x), atol=1e-6)
+    # The spec's default factory is replication.backbones; Inception-ResNet-v2 has a registered
+    # custom layer (ScaledResidual), which safe mode loads because it is the package's own code.
+    keras.utils.set_random_seed(0)
+    real = models.ModelSpec(level="design", backbone="inception_resnet_v2", variant="tiny",
+                            image_size=75)
+    model = models.build_model(real)
+    path = tmp_path / "irv2.keras"
+    model.save(path)
+    loaded = models.load_model(path)
+    assert models.describe(loaded).image_size == 75
+    batch = np.random.default_rng(1).uniform(0, 255, (2, 75, 75, 3)).astype("float32")
+    a, b = model.predict(batch, verbose=0), loaded.predict(batch, verbose=0)
+    np.testing.assert_allclose(a["head_lapel"], b["head_lapel"], rtol=1e-5, atol=1e-6)

@@ -1,0 +1,49 @@
+import json
+import math
+
+import numpy as np
+import pytest
+
+from replication import profiles, results
+
+
+def test_profiles_and_their_parameters():
+    assert set(profiles.PROFILES) == {"smoke", "synthetic", "paper"}
+    smoke = profiles.get_profile("smoke")
+    params = smoke.parameters("01_data")
+    assert params["profile"] == "smoke" and params["data_root"].endswith(
+        "synthetic-n48-px128-seed0") and params["samples_per_task"] == 4
+    assert profiles.get_profile("paper").synthetic is None
+    with pytest.raises(KeyError, match="smoke"):
+        profiles.get_profile("nope")
+
+
+def test_paper_profile_without_data_names_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.delenv(profiles.DATA_ROOT_ENV, raising=False)
+    with pytest.raises(FileNotFoundError, match="--data-root"):
+        profiles.ensure_data("paper")
+    with pytest.raises(FileNotFoundError, match="label.csv"):
+        profiles.ensure_data("paper", tmp_path)
+    monkeypatch.setenv(profiles.DATA_ROOT_ENV, str(tmp_path))
+    assert profiles.get_profile("paper").default_data_root() == tmp_path
+
+
+def test_record_converts_numpy_and_nan(monkeypatch, tmp_path):
+    monkeypatch.setattr(profiles, "REPO_ROOT", tmp_path)
+    path = results.record("smoke", "99_test", {"a": np.float32(0.5), "b": np.arange(3), "c": math.nan,
+                                               "d": {"e": (np.int64(2),)}})
+    assert path == tmp_path / "results" / "smoke" / "99_test" / "numbers.json"
+    assert json.loads(path.read_text()) == {"a": 0.5, "b": [0, 1, 2], "c": None, "d": {"e": [2]}}
+    assert results.load("smoke", "99_test")["b"] == [0, 1, 2]
+    with pytest.raises(FileNotFoundError, match="--only 98"):
+        results.load("smoke", "98_missing")
+
+
+def test_every_profile_parameter_is_declared_by_its_notebook():
+    from replication import reproduce
+
+    declared = {source.stem: set(reproduce.declared_parameters(source)) for source in reproduce.list_notebooks()}
+    for profile in profiles.PROFILES.values():
+        for stem, names in declared.items():
+            injected = set(profile.parameters(stem))
+            assert injected <= names, (profile.name, stem, injected - names)

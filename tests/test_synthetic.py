@@ -1,0 +1,259 @@
+"""The embedded synthetic data set (DESIGN §6) in the FashionAI layout (DESIGN §3)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from replication import synthetic
+from replication.tasks import TASK_KEYS, TASKS
+
+SMALL = {"images_per_task": 12, "seed": 3, "size": 96}
+N_VALUES = {t.key: t.n_values for t in TASKS}
+BODY_PARTS = {"face": {13}, "arms": {14, 15}, "legs": {16, 17}, "shoes": {18, 19}}
+GARMENTS = {5, 6, 7, 9, 12}
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("small")
+    synthetic.generate(root, workers=1, progress=False, **SMALL)
+    return root
+
+
+@pytest.fixture(scope="module")
+def larger(tmp_path_factory) -> tuple[Path, dict]:
+    """Enough rows per task for the rates: 'm' rows, Invisible, flat-lays."""
+    root = tmp_path_factory.mktemp("larger")
+    summary = synthetic.generate(root, images_per_task=150, seed=0, size=64, workers=2, progress=False)
+    return root, summary
+
+
+def _rows(root: Path) -> list[list[str]]:
+    text = (root / "Annotations" / "label.csv").read_bytes().decode("utf-8")
+    assert "\r" not in text and text.endswith("\n")
+    return [line.split(",") for line in text.splitlines()]
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_label_csv_is_the_fashionai_format(small: Path) -> None:
+    rows = _rows(small)
+    assert len(rows) == 8 * SMALL["images_per_task"]
+    for row in rows:
+        assert len(row) == 3, row
+        image, task, labels = row
+        assert task in TASK_KEYS
+        assert re.fullmatch(rf"Images/{task}/[0-9a-f]{{32}}\.jpg", image), image
+        assert len(labels) == N_VALUES[task]
+        assert set(labels) <= set("ynm") and labels.count("y") == 1, labels
+        assert (small / image).is_file()
+    # rows by task in registry order, each task's rows in index order
+    assert [r[1] for r in rows] == [t.key for t in TASKS for _ in range(SMALL["images_per_task"])]
+    names = [synthetic.image_name(SMALL["seed"], t, i) for t in TASKS for i in range(SMALL["images_per_task"])]
+    assert [r[0].rsplit("/", 1)[1][:-4] for r in rows] == names
+
+
+def test_images_are_jpegs_of_the_requested_long_side(small: Path) -> None:
+    aspects = set()
+    for image, _, _ in _rows(small):
+        with Image.open(small / image) as im:
+            assert im.format == "JPEG" and im.mode == "RGB"
+            w, h = im.size
+        assert max(w, h) == SMALL["size"]
+        assert 0.74 <= w / h <= 1.0
+        aspects.add(round(w / h, 2))
+    assert len(aspects) > 1, "the aspect ratio should vary like the real data's"
+
+
+def test_same_arguments_give_identical_bytes_for_any_worker_count(small: Path, tmp_path: Path) -> None:
+    synthetic.generate(tmp_path, workers=2, progress=False, **SMALL)
+    a, b = _tree(small), _tree(tmp_path)
+    assert a.keys() == b.keys()
+    different = [k for k in a if a[k] != b[k]]
+    assert not different, different[:5]
+
+
+def test_another_seed_gives_another_data_set(small: Path, tmp_path: Path) -> None:
+    synthetic.generate(tmp_path, workers=1, progress=False, **{**SMALL, "seed": SMALL["seed"] + 1})
+    first, second = _rows(small), _rows(tmp_path)
+    assert {r[0] for r in first}.isdisjoint({r[0] for r in second})
+    a = (small / first[0][0]).read_bytes()
+    b = (tmp_path / second[0][0]).read_bytes()
+    assert a != b
+
+
+def test_truth_matches_label_csv_and_masks_fit_their_images(small: Path) -> None:
+    truth = synthetic.read_truth(small)
+    rows = _rows(small)
+    assert list(truth) == [r[0] for r in rows]
+    for image, info in truth.items():
+        assert isinstance(info["flat"], bool)
+        mask_path = info["mask"]
+        assert mask_path.is_file() and mask_path.suffix == ".png"
+        assert mask_path.parent.name == image.split("/")[1]
+        with Image.open(mask_path) as mask, Image.open(small / image) as im:
+            assert mask.mode == "L" and mask.size == im.size
+            assert np.asarray(mask).max() <= 19
+
+
+def test_masks_hold_body_parts_on_model_and_none_on_flat_lays(larger) -> None:
+    root, _ = larger
+    seen: set[int] = set()
+    n_model = n_flat = bare = 0
+    for image, info in synthetic.read_truth(root).items():
+        with Image.open(info["mask"]) as m:
+            labels = set(np.unique(np.asarray(m)).tolist())
+        if info["flat"]:
+            n_flat += 1
+            assert not labels & set(synthetic.ON_MODEL_LABELS), (image, labels)
+            assert labels & GARMENTS, (image, labels)
+        else:
+            n_model += 1
+            bare += not labels & set(synthetic.ON_MODEL_LABELS)
+            seen |= labels
+    assert n_model and n_flat
+    # a close crop of a worn garment now and then shows no body part at all (the hard case that
+    # paper §3.2 re-screens), but almost every on-model image does
+    assert bare / n_model < 0.05, bare / n_model
+    for part, ids in BODY_PARTS.items():
+        assert seen & ids, f"no {part} in any on-model mask"
+    assert seen & GARMENTS
+
+
+def test_length_tasks_mix_flat_lays_and_on_model_images(larger) -> None:
+    root, summary = larger
+    truth = synthetic.read_truth(root)
+    for task in TASKS:
+        flats = [truth[r[0]]["flat"] for r in _rows(root) if r[1] == task.key]
+        share = sum(flats) / len(flats)
+        if task.level == "length":
+            assert 0.25 <= share <= 0.55, (task.key, share)
+        else:
+            assert 0.0 < share < 0.4, (task.key, share)
+    assert 0.25 <= summary["flat_share_length"] <= 0.55
+
+
+def test_every_task_has_invisible_and_an_imbalanced_value_distribution(larger) -> None:
+    root, summary = larger
+    for task in TASKS:
+        values = Counter(r[2].index("y") for r in _rows(root) if r[1] == task.key)
+        assert values[0] > 0, f"{task.key}: no Invisible rows"
+        assert len(values) == task.n_values, (task.key, values)
+        assert max(values.values()) >= 1.5 * min(values.values()), (task.key, values)   # not uniform
+        assert summary["counts"][task.key] == [values[v] for v in range(task.n_values)]
+
+
+def test_m_rows_are_rare_and_sit_next_to_the_y(larger) -> None:
+    root, summary = larger
+    rows = _rows(root)
+    maybes = [r for r in rows if "m" in r[2]]
+    assert 0.01 <= len(maybes) / len(rows) <= 0.06, len(maybes) / len(rows)
+    assert summary["m_rate"] == round(len(maybes) / len(rows), 4)
+    for _, key, labels in maybes:
+        task = next(t for t in TASKS if t.key == key)
+        y, m = labels.index("y"), labels.index("m")
+        assert labels.count("m") == 1 and y != 0 and m != 0
+        if task.level == "length":   # length values are in length order: neighbours are adjacent
+            assert abs(y - m) == 1, (key, labels)
+        else:
+            neighbours = [u for _, u in synthetic._neighbours(synthetic.DESIGN_PARAM[task.short], y)]
+            assert m in neighbours, (key, labels)
+
+
+def test_sample_param_marks_m_exactly_near_a_border() -> None:
+    table = {1: ("v", 0.3, 0.6), 2: ("v", 0.6, 1.2), 3: ("other", 0.0, 1.0)}
+    rng = np.random.default_rng(0)
+    near = 0
+    for _ in range(4000):
+        x, maybe = synthetic.sample_param(rng, table, 1)
+        band = synthetic.AMBIGUOUS_BAND * 0.3
+        assert 0.3 <= x <= 0.6
+        if maybe is None:
+            assert x <= 0.6 - band
+        else:
+            assert maybe == 2 and x > 0.6 - band
+            near += 1
+        _, maybe3 = synthetic.sample_param(rng, table, 3)
+        assert maybe3 is None   # no neighbour on its axis: never ambiguous
+    assert 0.5 * synthetic.AMBIGUOUS_P < near / 4000 < 2 * synthetic.AMBIGUOUS_P
+
+
+def test_generate_keeps_foreign_files_and_writes_its_parameters(tmp_path: Path) -> None:
+    foreign = tmp_path / "notes.txt"
+    foreign.write_text("mine")
+    (tmp_path / "Images").mkdir()
+    (tmp_path / "Images" / "other.jpg").write_bytes(b"x")
+    synthetic.generate(tmp_path, images_per_task=1, size=48, workers=1, progress=False)
+    assert foreign.read_text() == "mine" and (tmp_path / "Images" / "other.jpg").exists()
+    assert (tmp_path / synthetic.PARAMS_JSON).is_file()
+    assert not (tmp_path / "Annotations" / "label.csv.tmp").exists()
+
+
+def test_generate_rejects_bad_arguments(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="images_per_task"):
+        synthetic.generate(tmp_path, images_per_task=0)
+    with pytest.raises(ValueError, match="size"):
+        synthetic.generate(tmp_path, images_per_task=1, size=8)
+
+
+def test_read_truth_names_file_and_line_of_a_bad_row(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="truth.csv"):
+        synthetic.read_truth(tmp_path)
+    path = tmp_path / "Truth" / "truth.csv"
+    path.parent.mkdir()
+    path.write_text("image,flat,mask\nImages/a/b.jpg,1,Truth/masks/a/b.png\n"
+                    "Images/a/c.jpg,2,Truth/masks/a/c.png\n")
+    with pytest.raises(synthetic.TruthError, match=r"truth\.csv, line 3: flat"):
+        synthetic.read_truth(tmp_path)
+    path.write_text("img,flat\n")
+    with pytest.raises(synthetic.TruthError, match="line 1"):
+        synthetic.read_truth(tmp_path)
+    path.write_text("image,flat,mask\nImages/a/b.jpg,1\n")
+    with pytest.raises(synthetic.TruthError, match="line 2: expected 3 columns"):
+        synthetic.read_truth(tmp_path)
+
+
+def test_flat_lays_are_framed_on_the_garment_alone() -> None:
+    """A flat-lay's length is judged against the garment itself: no figure, and the garment's
+    outline fills the frame in its limiting direction whatever its length."""
+    task_index = TASK_KEYS.index("skirt_length_labels")
+    checked = set()
+    for index in range(200):
+        scene = synthetic.sample_scene(0, task_index, index)
+        if not scene.flat or scene.value == 0 or scene.value in checked:
+            continue
+        _, mask, _ = synthetic.render_image(0, task_index, index, 96)
+        m = np.asarray(mask)
+        assert not np.isin(m, synthetic.ON_MODEL_LABELS).any()
+        rows, cols = np.flatnonzero((m > 0).any(axis=1)), np.flatnonzero((m > 0).any(axis=0))
+        fill = max((rows[-1] - rows[0]) / m.shape[0], (cols[-1] - cols[0]) / m.shape[1])
+        assert fill > 0.6, (index, scene.value, fill)
+        checked.add(scene.value)
+    assert len(checked) >= 4, checked
+
+
+def test_length_classes_sit_on_their_body_landmarks() -> None:
+    """DESIGN §6: lengths are defined on landmarks; each table is contiguous and increasing."""
+    for table in synthetic.LENGTH_PARAM.values():
+        ranges = [table[v] for v in sorted(table)]
+        assert all(lo < hi for lo, hi in ranges)
+        assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+    y = synthetic.CANON_Y
+    limb = synthetic.LIMB_LENGTH
+    assert synthetic.SLEEVE_END[4][0] < synthetic.ELBOW_AT < synthetic.SLEEVE_END[4][1]   # elbow
+    assert synthetic.SLEEVE_END[7][0] < 1.0 < synthetic.SLEEVE_END[7][1]                 # long: wrist
+    knee_on_leg = limb["thigh"] / (limb["thigh"] + limb["shin"])
+    assert synthetic.PANT_END[2][0] < knee_on_leg < synthetic.PANT_END[2][1]           # mid: knee
+    assert synthetic.COAT_HEM[5][0] < y["knee"] < synthetic.COAT_HEM[5][1]
+    assert synthetic.SKIRT_HEM[2][0] < y["knee"] < synthetic.SKIRT_HEM[2][1]
+    assert synthetic.SKIRT_HEM[4][0] < y["ankle"] < synthetic.SKIRT_HEM[4][1]
+    assert synthetic.SKIRT_HEM[5][0] < y["floor"] < synthetic.SKIRT_HEM[5][1]
+    assert synthetic.COAT_HEM[1][1] < y["hip"] < synthetic.COAT_HEM[2][1]
