@@ -89,6 +89,8 @@ def run_notebook(source: Path, parameters: dict, output: Path, *, progress: bool
         papermill.execute_notebook(
             notebook, str(output), parameters=parameters, kernel_name=KERNEL,
             language="python", cwd=str(REPO_ROOT), progress_bar=progress, log_output=False,
+            # C-level stderr (TensorFlow's start-up logging) stays in the terminal, out of the book.
+            extra_arguments=["--IPKernelApp.capture_fd_output=False"],
         )
     except PapermillExecutionError as err:
         raise NotebookFailed(source.stem, err.exec_count, f"{err.ename}: {err.evalue}", output,
