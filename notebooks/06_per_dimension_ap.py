@@ -38,6 +38,7 @@ schedule = [  # (optimizer, learning rate, epochs, share of the base net that tr
     {"optimizer": "sgd", "learning_rate": 1e-3, "epochs": 1, "train_backbone": 1.0},
 ]
 val_fraction = 0.2
+normalisation = "inception"  # inception | dataset | per_image | paper_literal (§3.1.2 (1))
 inception_v4_weights = ""  # a timm inception_v4 state dict (.safetensors/.npz/.pth); empty: random
 inception_resnet_v2_weights = ""  # keras.applications InceptionResNetV2 weights (.h5); empty: random
 
@@ -54,8 +55,10 @@ NOTEBOOK = "06_per_dimension_ap"
 setup = experiments.setup_from_parameters(
     profile, data_root, variant=variant, image_size=image_size, batch_size=batch_size,
     schedule=schedule, seed=seed, val_fraction=val_fraction,
-    inception_v4_weights=inception_v4_weights, inception_resnet_v2_weights=inception_resnet_v2_weights)
+    inception_v4_weights=inception_v4_weights, inception_resnet_v2_weights=inception_resnet_v2_weights,
+    normalisation=normalisation)
 train, val, skipped = experiments.load_split(setup)
+print(f"normalisation: {experiments.describe_normalisation(setup, train)}")
 print(f"{len(train):,} training and {len(val):,} validation images ({skipped} rows skipped); "
       f"{variant} nets at {image_size} px")
 

@@ -93,9 +93,21 @@ def cmd_reproduce(args) -> int:
 def cmd_bench(args) -> int:
     from replication import bench
 
-    if args.what == "synth":
-        bench.bench_synth(images_per_task=args.images_per_task, size=args.size, seed=args.seed,
-                          workers=args.workers)
+    if args.what == "models":
+        bench.bench_models(nets=args.nets or bench.NETS, variants=args.variants or bench.VARIANTS,
+                           sizes=args.sizes, batch_size=args.batch_size or bench.DEFAULT_BATCH,
+                           steps=args.steps, warmup=args.warmup,
+                           train={"auto": None, "all": True, "none": False}[args.train],
+                           timm=False if args.no_timm else None,
+                           isolate={"auto": None, "yes": True, "no": False}[args.isolate],
+                           seed=args.seed, out=args.json)
+    elif args.what == "pipeline":
+        bench.bench_input_pipeline(size=args.size or 480, images=args.images,
+                                   batch_size=args.batch_size or 8, train_steps=args.train_steps,
+                                   root=args.root)
+    elif args.what == "synth":
+        bench.bench_synth(images_per_task=args.images_per_task, size=args.size or 256,
+                          seed=args.seed, workers=args.workers)
     elif args.what == "learnability":
         root = args.root
         if root is None:
@@ -105,7 +117,7 @@ def cmd_bench(args) -> int:
 
             root = Path(tempfile.mkdtemp(prefix="learnability-"))
             synthetic.generate(root, images_per_task=args.images_per_task, seed=args.seed,
-                               size=args.size, workers=args.workers)
+                               size=args.size or 256, workers=args.workers)
         bench.learnability(root, seed=args.seed)
     return 0
 
@@ -165,14 +177,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("bench", help="benchmarks that print numbers")
-    p.add_argument("what", choices=["synth", "learnability"],
-                   help="synth: rendering rate; learnability: majority vs logistic regression per task")
-    p.add_argument("--images-per-task", type=int, default=1000)
-    p.add_argument("--size", type=int, default=256)
+    p.add_argument("what", nargs="?", default="models",
+                   choices=["models", "pipeline", "synth", "learnability"],
+                   help="models (default): train/infer images/s and peak memory per base net and "
+                        "size, with timm's ratios when torch and timm are installed; pipeline: input "
+                        "pipeline rates (imgaug vs the in-model twin) and the cores imgaug needs; "
+                        "synth: synthetic rendering rate; learnability: majority class vs logistic "
+                        "regression per task")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--size", type=int, default=None,
+                   help="pipeline: input side (default 480); synth/learnability: image side (256)")
+    p.add_argument("--batch-size", type=int, default=None, help="models (8), pipeline (8)")
     p.add_argument("--root", type=Path, default=None,
-                   help="learnability: an existing data folder (default: render one)")
+                   help="pipeline/learnability: an existing data folder (default: render one)")
+    models = p.add_argument_group("models")
+    models.add_argument("--nets", nargs="+", choices=["inception_v4", "inception_resnet_v2"])
+    models.add_argument("--variants", nargs="+", choices=["tiny", "small", "canonical"])
+    models.add_argument("--sizes", nargs="+", type=int, default=None,
+                        help="input sides (default: tiny/small 128, canonical 299)")
+    models.add_argument("--steps", type=int, default=3)
+    models.add_argument("--warmup", type=int, default=1)
+    models.add_argument("--train", choices=["auto", "all", "none"], default="auto",
+                        help="auto: every variant but canonical on a CPU")
+    models.add_argument("--isolate", choices=["auto", "yes", "no"], default="auto",
+                        help="a fresh process per measurement (auto: on a CPU)")
+    models.add_argument("--no-timm", action="store_true", help="no timm comparison")
+    models.add_argument("--json", type=Path, default=None, help="also write the records here")
+    pipeline = p.add_argument_group("pipeline")
+    pipeline.add_argument("--images", type=int, default=64)
+    pipeline.add_argument("--train-steps", type=int, default=3)
+    data = p.add_argument_group("synth / learnability")
+    data.add_argument("--images-per-task", type=int, default=1000)
+    data.add_argument("--workers", type=int, default=None)
     p.set_defaults(func=cmd_bench)
     return parser
 

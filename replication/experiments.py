@@ -1,14 +1,25 @@
-"""The trained models that the result notebooks share (paper §3.3, §3.4; Figures 4 and 5).
+"""The one training path of the model notebooks (paper §3.1.2, §3.3, §3.4; Figures 2, 4 and 5).
 
 Notebooks 06-08 all need the same four models: a design-level and a length-level model for each
 base net (Inception-v4, InceptionResNet-v2). :func:`train_all` trains them under
 ``results/<profile>/models/`` the first time and, through ``training.train``'s resume, returns the
 finished models at once afterwards, so the notebooks never train twice and an interrupted run
 continues where it stopped.
+
+The preprocessing experiments train variants of one model through the same :func:`train_model`
+(:func:`train_variant`): notebook 02 (resolution, Fig. 2) at other input sizes, notebook 03
+(augmentation ablation) with other augmenters. A variant lives in ``models/<level>-<backbone>-<tag>``,
+the tag naming its configuration (:func:`variant_tag`), so the two notebooks share a model they
+both need. A normalisation mode other than the default adds ``-norm-<mode>`` to every folder, so
+that switching modes never collides with a model trained under another. Every model that trains
+here also records its steady-state training speed (``speed.json``).
 """
 
 from __future__ import annotations
 
+import json
+import statistics
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -23,6 +34,11 @@ DISPLAY_NAMES = {"inception_v4": "Inception-v4", "inception_resnet_v2": "Incepti
                  "doublenet": "doubleNet"}
 PAPER_ENSEMBLE_WEIGHTS = (0.5, 0.5)
 """§3.4: the doubleNet averages Inception-v4 and InceptionResNet-v2 with weights 0.5/0.5."""
+DEFAULT_NORMALISATION = "inception"
+"""The input scaling the models use unless a profile or notebook says otherwise: ``X / 127.5 - 1``,
+the range of the base nets' ImageNet weights (see ``replication.normalisation.MODES``)."""
+SPEED_JSON = "speed.json"
+"""Written beside a model's ``log.csv`` when it trains: its steady-state training images/s."""
 
 
 @dataclass(frozen=True)
@@ -39,16 +55,31 @@ class Setup:
     val_fraction: float = 0.2
     weights: Mapping[str, str] = field(default_factory=dict)
     """Base net name -> a user-given ImageNet weight file (empty: random initialisation)."""
+    normalisation: str = DEFAULT_NORMALISATION
+    """The models' input normalisation, one of ``replication.normalisation.MODES`` (§3.1.2(1))."""
+
+    def __post_init__(self) -> None:
+        from replication import normalisation
+
+        if self.normalisation not in normalisation.MODES:
+            raise ValueError(f"normalisation must be one of {', '.join(normalisation.MODES)}, "
+                             f"got {self.normalisation!r}")
 
     @property
     def models_dir(self) -> Path:
         return get_profile(self.profile).results_dir / "models"
 
+    @property
+    def stats_dir(self) -> Path:
+        """Where the training split's channel statistics are cached (the ``dataset`` mode)."""
+        return get_profile(self.profile).results_dir / "normalisation"
+
 
 def setup_from_parameters(profile: str, data_root: str, *, variant: str, image_size: int,
                           batch_size: int, schedule: Sequence[Mapping[str, Any]], seed: int,
                           val_fraction: float, inception_v4_weights: str = "",
-                          inception_resnet_v2_weights: str = "") -> Setup:
+                          inception_resnet_v2_weights: str = "",
+                          normalisation: str = DEFAULT_NORMALISATION) -> Setup:
     """The :class:`Setup` of a model notebook's ``parameters`` cell (data rendered if missing)."""
     from replication.profiles import ensure_data
 
@@ -56,7 +87,8 @@ def setup_from_parameters(profile: str, data_root: str, *, variant: str, image_s
                  image_size=image_size, batch_size=batch_size, schedule=schedule, seed=seed,
                  val_fraction=val_fraction,
                  weights={"inception_v4": inception_v4_weights,
-                          "inception_resnet_v2": inception_resnet_v2_weights})
+                          "inception_resnet_v2": inception_resnet_v2_weights},
+                 normalisation=normalisation)
 
 
 def load_split(setup: Setup) -> tuple[list[LabelRow], list[LabelRow], int]:
@@ -76,18 +108,195 @@ def of_level(rows: Sequence[LabelRow], level: str) -> list[LabelRow]:
     return [row for row in rows if get_task(row.task).level == level]
 
 
+# --------------------------------------------------------------------------- normalisation
+
+
+def channel_stats(setup: Setup, train: Sequence[LabelRow], *, progress: bool = True):
+    """The training split's per-channel statistics (``normalisation.ChannelStats``) where the
+    setup's mode needs them (``dataset``), else None; computed once, cached under
+    ``results/<profile>/normalisation/``."""
+    from replication import normalisation
+
+    if setup.normalisation != "dataset":
+        return None
+    return normalisation.dataset_stats(setup.root, list(train), cache_dir=setup.stats_dir,
+                                       progress=progress)
+
+
+def describe_normalisation(setup: Setup, train: Sequence[LabelRow]) -> str:
+    """One sentence for the book: which input normalisation the setup's models use."""
+    from replication import normalisation
+
+    return normalisation.describe_mode(setup.normalisation, channel_stats(setup, train,
+                                                                          progress=False))
+
+
+# --------------------------------------------------------------------------- training
+
+
+def model_dir(setup: Setup, level: str, backbone: str, tag: str | None = None) -> Path:
+    """``models/<level>-<backbone>[-<tag>][-norm-<mode>]`` (the mode only when not the default)."""
+    name = f"{level}-{backbone}" + (f"-{tag}" if tag else "")
+    if setup.normalisation != DEFAULT_NORMALISATION:
+        name += f"-norm-{setup.normalisation}"
+    return setup.models_dir / name
+
+
+def model_spec(setup: Setup, level: str, backbone: str, train: Sequence[LabelRow], *,
+               image_size: int | None = None, augment: Sequence[str] = (),
+               augment_engine: str | None = None):
+    """The ``models.ModelSpec`` of one single-channel model of the setup (``image_size`` and
+    the augmenters override the setup's defaults: its size, no augmentation)."""
+    from replication import models
+
+    stats = channel_stats(setup, train)
+    options: dict[str, Any] = {"normalisation": setup.normalisation, "augment": tuple(augment)}
+    if stats is not None:
+        options.update(mean=tuple(float(v) for v in stats.mean),
+                       std=tuple(float(v) for v in stats.std))
+    if augment_engine and augment:  # an unaugmented model has no engine: keep the default
+        options["augment_engine"] = augment_engine
+    return models.ModelSpec(level=level, backbone=backbone, variant=setup.variant,
+                            image_size=int(image_size or setup.image_size),
+                            weights=setup.weights.get(backbone) or None, **options)
+
+
+def _speed_callback(n_images: int, batch_size: int):
+    """A Keras callback that times each epoch from the end of its first batch to its end: the
+    steady-state training speed, without the first batch, which traces the training step after
+    every compile. ``.epochs`` collects ``{"images", "seconds", "images_per_second"}``."""
+    import keras  # here, so that importing this module does not import Keras
+
+    class TrainingSpeed(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.epochs: list[dict] = []
+            self._start: float | None = None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = None
+
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 0:
+                self._start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            images = n_images - min(batch_size, n_images)
+            if self._start is not None and images > 0:
+                seconds = time.perf_counter() - self._start
+                self.epochs.append({"images": images, "seconds": seconds,
+                                    "images_per_second": images / seconds})
+
+    return TrainingSpeed()
+
+
 def train_model(setup: Setup, level: str, backbone: str, train: Sequence[LabelRow],
-                val: Sequence[LabelRow], *, progress: bool = True) -> Path:
-    """Train (or resume, or reuse) one single-channel model; returns its ``model.keras``."""
+                val: Sequence[LabelRow], *, image_size: int | None = None,
+                augment: Sequence[str] = (), augment_engine: str | None = None,
+                tag: str | None = None, validate: bool = True, progress: bool = True) -> Path:
+    """Train (or resume, or reuse) one single-channel model; returns its ``model.keras``.
+
+    Without options it is the setup's model (notebooks 06-08). ``image_size`` (notebook 02) and
+    ``augment`` / ``augment_engine`` (notebook 03: names from ``augmentation.AUGMENTERS``, applied
+    to training images only) make a variant; give it a ``tag`` so that it gets a folder of its own.
+    ``validate`` scores the level's validation rows after every epoch (``log.csv``'s ``val_*``
+    columns); a notebook that only scores the finished model can save that time.
+    """
+    from replication import training
+
+    spec = model_spec(setup, level, backbone, train, image_size=image_size, augment=augment,
+                      augment_engine=augment_engine)
+    rows = of_level(train, level)
+    out_dir = model_dir(setup, level, backbone, tag)
+    speed = _speed_callback(len(rows), setup.batch_size)
+    result = training.train(spec, rows, setup.root, out_dir=out_dir, schedule=setup.schedule,
+                            val_rows=of_level(val, level) if validate else (),
+                            batch_size=setup.batch_size,
+                            seed=setup.seed, progress=progress, callbacks=[speed])
+    if speed.epochs:  # it trained (a finished run is returned as it is, with its speed.json)
+        (out_dir / SPEED_JSON).write_text(json.dumps({
+            "image_size": spec.image_size, "batch_size": setup.batch_size,
+            "train_images_per_second": statistics.median(e["images_per_second"]
+                                                         for e in speed.epochs),
+            "epochs": speed.epochs}, indent=1) + "\n", encoding="utf-8")
+    return Path(result["model"])
+
+
+def variant_tag(setup: Setup, backbone: str, *, image_size: int, augment: Sequence[str] = (),
+                augment_engine: str = "imgaug") -> str:
+    """The folder tag of a preprocessing-experiment model, named by its whole configuration:
+    ``<variant>-px<size>[-aug-<names>-<engine>]-<hash>``, the hash over what else determines it
+    (schedule, seed, batch size, validation share, base net weights). Any notebook that asks for
+    the same model gets the same folder, and a changed parameter gets a new one."""
+    import hashlib
+    from dataclasses import asdict
+
+    from replication import augmentation, training
+
+    names = augmentation.check_names(augment)
+    rest = {"schedule": [asdict(stage) for stage in training.parse_schedule(setup.schedule)],
+            "seed": setup.seed, "batch_size": setup.batch_size, "val_fraction": setup.val_fraction,
+            "weights": setup.weights.get(backbone) or None}
+    digest = hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:8]
+    aug = f"-aug-{'+'.join(names)}-{augment_engine}" if names else ""
+    return f"{setup.variant}-px{int(image_size)}{aug}-{digest}"
+
+
+def train_variant(setup: Setup, level: str, backbone: str, train: Sequence[LabelRow],
+                  val: Sequence[LabelRow], *, image_size: int | None = None,
+                  augment: Sequence[str] = (), augment_engine: str = "imgaug",
+                  progress: bool = True) -> Path:
+    """One model of the preprocessing experiments (notebook 02: input size, notebook 03:
+    augmentation), trained through :func:`train_model` into the folder :func:`variant_tag` names,
+    so that a model both notebooks need (e.g. no augmentation at a size the sweep also tries) is
+    trained once. These notebooks score each finished model themselves, so it trains without the
+    per-epoch validation."""
+    size = int(image_size or setup.image_size)
+    tag = variant_tag(setup, backbone, image_size=size, augment=augment,
+                      augment_engine=augment_engine)
+    return train_model(setup, level, backbone, train, val, image_size=size, augment=augment,
+                       augment_engine=augment_engine, tag=tag, validate=False, progress=progress)
+
+
+def training_speed(model: str | Path) -> float | None:
+    """The steady-state training images/s recorded when ``model`` (a ``model.keras``) trained,
+    the median over its epochs; None where it trained before speeds were recorded."""
+    path = Path(model).parent / SPEED_JSON
+    if not path.exists():
+        return None
+    return float(json.loads(path.read_text(encoding="utf-8"))["train_images_per_second"])
+
+
+def inference_speed(setup: Setup, model, rows: Sequence[LabelRow], *,
+                    min_batches: int = 8) -> float:
+    """Steady-state inference images/s of one model (a ``model.keras`` path or a loaded model),
+    measured as training's speed is: a ``predict`` pass over the rows' images (decoded and resized
+    as in prediction, no flip TTA; the rows repeated up to ``min_batches`` batches), timed from the
+    end of its first batch, which traces the prediction step, to its end."""
+    import itertools
+
+    import keras
+
     from replication import models, training
 
-    spec = models.ModelSpec(level=level, backbone=backbone, variant=setup.variant,
-                            image_size=setup.image_size, weights=setup.weights.get(backbone) or None)
-    result = training.train(spec, of_level(train, level), setup.root,
-                            out_dir=setup.models_dir / f"{level}-{backbone}",
-                            schedule=setup.schedule, val_rows=of_level(val, level),
-                            batch_size=setup.batch_size, seed=setup.seed, progress=progress)
-    return Path(result["model"])
+    net = model if isinstance(model, keras.Model) else models.load_model(model)
+    paths = [setup.root / row.image for row in rows]
+    n = max(len(paths), min_batches * setup.batch_size)
+    batches = training.ImageBatches(list(itertools.islice(itertools.cycle(paths), n)),
+                                    image_size=models.describe(net).image_size,
+                                    batch_size=setup.batch_size)
+    marks: dict[str, float] = {}
+
+    class Timer(keras.callbacks.Callback):
+        def on_predict_batch_end(self, batch, logs=None):
+            if batch == 0:
+                marks["start"] = time.perf_counter()
+
+        def on_predict_end(self, logs=None):
+            marks["end"] = time.perf_counter()
+
+    net.predict(batches, verbose=0, callbacks=[Timer()])
+    return (n - len(batches.batch_indices(0))) / (marks["end"] - marks["start"])
 
 
 def train_all(setup: Setup, train: Sequence[LabelRow], val: Sequence[LabelRow], *,
@@ -101,7 +310,7 @@ def training_logs(setup: Setup) -> dict[tuple[str, str], list[dict]]:
     """Each model's per-epoch log (``log.csv``) as rows."""
     from replication import training
 
-    return {(level, backbone): training.read_log(setup.models_dir / f"{level}-{backbone}")
+    return {(level, backbone): training.read_log(model_dir(setup, level, backbone))
             for level in LEVELS for backbone in BACKBONE_NAMES}
 
 
@@ -118,11 +327,55 @@ def predict(setup: Setup, trained: Mapping[tuple[str, str], Path], rows: Sequenc
                                     flip_tta=flip_tta, batch_size=setup.batch_size, progress=progress)
 
 
+def predict_one(setup: Setup, model, rows: Sequence[LabelRow], *, flip_tta: bool = True,
+                progress: bool = False) -> dict:
+    """``{image: {task: probs}}`` of one model (a ``model.keras`` path or a loaded model) on rows
+    of its own level (notebooks 02, 03)."""
+    from replication import prediction
+
+    return prediction.predict_probs([model], [1.0], rows, setup.root, flip_tta=flip_tta,
+                                    batch_size=setup.batch_size, progress=progress)
+
+
 def score(rows: Sequence[LabelRow], predictions: Mapping[str, Mapping[str, Any]]) -> dict:
     """The official metric (§4) of ``{image: {task: probs}}`` predictions on labelled rows."""
     from replication import metric
 
     return metric.evaluate(rows, {row.image: predictions[row.image][row.task] for row in rows})
+
+
+def bootstrap_gap(rows: Sequence[LabelRow], first: Mapping[str, Mapping[str, Any]],
+                  second: Mapping[str, Mapping[str, Any]], *, metric: str = "mAP",
+                  resamples: int = 1000, seed: int = 0) -> dict:
+    """How far a difference of scores is from noise: ``metric`` of the ``first`` predictions minus
+    that of the ``second`` on ``rows``, with its 95 % bootstrap interval.
+
+    Each resample draws the rows of every task with replacement (so every task keeps its count)
+    and scores both prediction sets on that same draw. Returns ``{"gap", "low", "high",
+    "share_positive", "resamples"}``; ``share_positive`` is the share of resamples in which
+    ``first`` scores higher. An interval that holds 0 says the validation split cannot tell the
+    two apart.
+    """
+    import numpy as np
+
+    def value(scores: dict) -> float:
+        return float(scores[metric])
+
+    gap = value(score(rows, first)) - value(score(rows, second))
+    by_task: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        by_task.setdefault(row.task, []).append(i)
+    rng = np.random.default_rng(seed)
+    gaps = []
+    for _ in range(resamples):
+        drawn = [rows[i] for members in by_task.values()
+                 for i in rng.choice(members, size=len(members), replace=True)]
+        gaps.append(value(score(drawn, first)) - value(score(drawn, second)))
+    gaps = np.asarray(gaps, dtype=float)
+    low, high = (np.quantile(gaps, [0.025, 0.975]) if resamples else (float("nan"),) * 2)
+    return {"gap": gap, "low": float(low), "high": float(high),
+            "share_positive": float(np.mean(gaps > 0)) if resamples else float("nan"),
+            "resamples": int(resamples)}
 
 
 def blend(predictions: Sequence[Mapping[str, Mapping[str, Any]]], weights: Sequence[float]) -> dict:

@@ -58,3 +58,32 @@ def sample_grid(images: Mapping[str, Sequence[tuple[Path, str]]], *, thumb: floa
         row[0].text(-0.08, 0.5, task, transform=row[0].transAxes, rotation=90, ha="right",
                     va="center", fontsize=10, fontweight="bold")
     return fig
+
+
+def augmenter_grid(originals: Sequence, grids: Sequence[Mapping[str, Sequence]], *,
+                   thumb: float = 1.35) -> plt.Figure:
+    """Before and after each augmenter (notebook 03): one row per augmenter; per image, its
+    original, then its augmented draws (``grids[k]`` as ``augmentation.sample_grid_images`` gives
+    it for ``originals[k]``). A draw identical to its original is marked "unchanged"."""
+    import numpy as np
+
+    names = list(grids[0]) if grids else []
+    draws = max((len(v) for g in grids for v in g.values()), default=0)
+    columns = len(originals) * (1 + draws)
+    fig, axes = plt.subplots(len(names), columns, squeeze=False,
+                             figsize=(thumb * columns, thumb * 1.08 * len(names)),
+                             constrained_layout=True)
+    for r, name in enumerate(names):
+        for k, (original, grid) in enumerate(zip(originals, grids)):
+            first = k * (1 + draws)
+            for c, picture in enumerate([original, *grid[name]]):
+                ax = axes[r, first + c]
+                ax.imshow(picture)
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if r == 0:
+                    ax.set_title("original" if c == 0 else f"draw {c}", fontsize=8)
+                if c and np.array_equal(picture, original):
+                    ax.set_xlabel("unchanged", fontsize=7)
+            axes[r, first].set_ylabel(name, fontsize=9)
+    return fig

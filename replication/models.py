@@ -19,8 +19,10 @@ the TensorFlow and the JAX backend alike):
   of §3.2 exists, :class:`TruthFlatFlags` reads the synthetic set's ground truth.
 
 Model files carry everything prediction needs, inside the ``.keras`` file itself (no sidecar):
-the input ``image`` has the image size as its static shape; the preprocessing (data-set
-normalisation, §3.1.2(1)) is the model's first layer; the outputs are named ``head_<short>``, which
+the input ``image`` has the image size as its static shape; the input normalisation
+(§3.1.2(1), in the spec's mode) is the layer ``preprocess``, the model's first layer but for the
+fast-twin augmentation layers (``augment_*``, §3.1.2(3), engine ``"keras"`` only), which sit
+right after the input and act only in training; the outputs are named ``head_<short>``, which
 names the tasks; a second input ``flat`` marks a dual-channel model. :func:`describe` reads this
 back, and :func:`load_model` opens a file in Keras safe mode (no pickle, no Lambda code).
 """
@@ -37,9 +39,11 @@ from typing import Protocol, runtime_checkable
 
 import keras
 import numpy as np
-from keras import layers
+from keras import layers, ops
 
+from . import augmentation
 from .fashionai import LabelRow
+from .normalisation import MODES, PAPER_MEAN, PAPER_STD_AS_PRINTED
 from .tasks import LEVELS, Task, get_task, tasks_of_level
 
 IMAGE_INPUT = "image"
@@ -83,7 +87,8 @@ class ModelSpec:
     weights: str | None = None
     """Base net weights passed to ``build_backbone`` (e.g. a local ImageNet file), or None."""
     mean: tuple[float, float, float] | None = None
-    """Data-set RGB mean on the [0, 1] pixel scale (§3.1.2(1), eq. 6); None: scale to [-1, 1]."""
+    """Data-set RGB mean on the [0, 1] pixel scale (§3.1.2(1), eq. 6), for the ``"dataset"``
+    normalisation (``normalisation.dataset_stats``); None for the other modes."""
     std: tuple[float, float, float] | None = None
     """Data-set RGB standard deviation on the [0, 1] scale; given together with ``mean``."""
     dropout: float = 0.5
@@ -94,6 +99,18 @@ class ModelSpec:
     """Dual channel: the trained flat-lay single-channel model file (None: a fresh one)."""
     onmodel_model: str | None = None
     """Dual channel: the trained on-model single-channel model file (None: a fresh one)."""
+    normalisation: str = "inception"
+    """Input normalisation, one of ``normalisation.MODES`` (§3.1.2(1)): ``"inception"``
+    (``X / 127.5 - 1``), ``"dataset"`` (``(x - mean) / std`` with this spec's ``mean``/``std``),
+    ``"per_image"`` (eq. 7 as ``tf.image.per_image_standardization``), ``"paper_literal"`` (the
+    paper's printed numbers). Backwards compatible: ``mean``/``std`` with the default
+    ``"inception"`` mean ``"dataset"``, as they did before this field existed."""
+    augment: tuple[str, ...] = ()
+    """Training augmentation (§3.1.2(3)): names from ``augmentation.AUGMENTERS`` (the paper's:
+    ``augmentation.PAPER_AUGMENTERS``); stored once each, in the order they are applied."""
+    augment_engine: str = "imgaug"
+    """Where ``augment`` runs: ``"imgaug"`` per image on the CPU in the input pipeline (as the
+    paper), or ``"keras"``, the fast twin: layers in the model right after the input."""
 
     def __post_init__(self) -> None:
         if self.level not in LEVELS:
@@ -116,6 +133,21 @@ class ModelSpec:
             # Tuples, so that a spec read back from JSON (lists) compares equal to the original.
             object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
             object.__setattr__(self, "std", tuple(float(v) for v in self.std))
+        if self.normalisation not in MODES:
+            raise ValueError(f"normalisation must be one of {MODES}, got {self.normalisation!r}")
+        if self.mean is not None and self.normalisation == "inception":
+            # A spec from before the field existed: mean/std selected data-set normalisation.
+            object.__setattr__(self, "normalisation", "dataset")
+        if self.normalisation == "dataset" and self.mean is None:
+            raise ValueError("normalisation 'dataset' needs the training split's mean and std "
+                             "(normalisation.dataset_stats)")
+        if self.normalisation in ("per_image", "paper_literal") and self.mean is not None:
+            raise ValueError(f"normalisation {self.normalisation!r} takes no mean/std (only "
+                             "'dataset' uses them); leave them None")
+        object.__setattr__(self, "augment", augmentation.check_names(self.augment))
+        if self.augment_engine not in augmentation.ENGINES:
+            raise ValueError(f"augment_engine must be one of {augmentation.ENGINES}, got "
+                             f"{self.augment_engine!r}")
 
     @property
     def tasks(self) -> tuple[Task, ...]:
@@ -128,6 +160,8 @@ class ModelSpec:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "ModelSpec":
+        """The spec of :meth:`to_dict`. A dict written before a field existed (an older
+        ``state.json``) loads with that field's default."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -153,18 +187,69 @@ def head_name(task: Task) -> str:
     return f"{HEAD_PREFIX}{task.short}"
 
 
-def preprocessing(spec: ModelSpec) -> keras.layers.Layer:
-    """The model's first layer: uint8-range RGB -> the base net's input range.
+@keras.saving.register_keras_serializable(package="replication")
+class PerImageStandardization(layers.Layer):
+    """``tf.image.per_image_standardization`` in ``keras.ops`` (runs on TensorFlow and JAX):
+    ``(x - mean(x)) / max(std(x), 1 / sqrt(N))`` per image, over all pixels and channels,
+    ``N = H * W * C``. Computed in float32, on the values it is given (0..255 here, as TensorFlow
+    computes it on a uint8 image)."""
 
-    With ``mean``/``std`` it is the paper's data-set normalisation, eq. (6)-(7) ``(X - mean) / std``
-    (a built-in ``Normalization`` layer, so the statistics travel inside the model file); without,
-    the Inception convention ``X / 127.5 - 1``, the range both base nets' ImageNet weights expect.
+    def __init__(self, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def call(self, images):
+        x = ops.cast(images, "float32")
+        n = math.prod(int(d) for d in x.shape[1:])
+        mean = ops.mean(x, axis=(1, 2, 3), keepdims=True)
+        var = ops.mean(ops.square(x - mean), axis=(1, 2, 3), keepdims=True)
+        return (x - mean) / ops.maximum(ops.sqrt(var), 1.0 / math.sqrt(n))
+
+
+def preprocessing(spec: ModelSpec) -> keras.layers.Layer:
+    """The normalisation layer ``preprocess``: uint8-range RGB -> the base net's input, in the
+    spec's mode (``normalisation.MODES``, §3.1.2(1); ``normalisation.describe_mode`` says it in
+    words).
+
+    - ``"inception"``: ``X / 127.5 - 1``, the range both base nets' ImageNet weights expect.
+    - ``"dataset"``: eq. (6) ``(x - mean) / std`` with the spec's statistics (a built-in
+      ``Normalization`` layer, so the statistics travel inside the model file).
+    - ``"paper_literal"``: eq. (6)-(7) with the paper's printed mean and "std",
+      ``(x - mean) / max(std, 1 / sqrt(N))``, ``N = size * size * 3`` (a ``Normalization``).
+    - ``"per_image"``: :class:`PerImageStandardization`, eq. (7) as TensorFlow defines it.
     """
-    if spec.mean is None:
+    mode = spec.normalisation
+    if mode == "inception":
         return layers.Rescaling(1.0 / 127.5, offset=-1.0, name="preprocess")
-    mean = [255.0 * m for m in spec.mean]
-    variance = [(255.0 * s) ** 2 for s in spec.std]
-    return layers.Normalization(mean=mean, variance=variance, name="preprocess")
+    if mode == "per_image":
+        return PerImageStandardization(name="preprocess")
+    if mode == "dataset":
+        mean, std = spec.mean, spec.std
+    else:  # paper_literal
+        floor = 1.0 / math.sqrt(spec.image_size * spec.image_size * 3)
+        mean, std = PAPER_MEAN, tuple(max(s, floor) for s in PAPER_STD_AS_PRINTED)
+    return layers.Normalization(mean=[255.0 * m for m in mean],
+                                variance=[(255.0 * s) ** 2 for s in std], name="preprocess")
+
+
+def augmentation_layers(spec: ModelSpec) -> list[keras.layers.Layer]:
+    """The fast-twin augmentation layers that sit in the model right after the input
+    (``augmentation.keras_layers(spec.augment)``) when ``spec.augment_engine == "keras"``;
+    otherwise none (imgaug augments in the input pipeline). They act only in training."""
+    if spec.augment_engine != "keras" or not spec.augment:
+        return []
+    return augmentation.keras_layers(spec.augment)
+
+
+def _augment_and_preprocess(spec: ModelSpec, image):
+    x = image
+    for layer in augmentation_layers(spec):
+        x = layer(x)
+    return preprocessing(spec)(x)
 
 
 # --------------------------------------------------------------------------- building
@@ -196,7 +281,7 @@ def build_single(spec: ModelSpec, *,
     """
     size = spec.image_size
     image = keras.Input((size, size, 3), name=IMAGE_INPUT)
-    x = preprocessing(spec)(image)
+    x = _augment_and_preprocess(spec, image)
     x = _named_backbone(spec, backbone_factory or default_backbone)(x)
     x = layers.Dropout(spec.dropout, name=FEATURES)(x)
     return keras.Model(image, _heads(x, spec.tasks), name=f"{spec.level}_single_{spec.backbone}")
@@ -224,6 +309,10 @@ def build_dual(spec: ModelSpec, flat_model: keras.Model, onmodel_model: keras.Mo
     domains differ (§3.3.2), and the screening's verdict is the one signal of which applies.
     With a constant flag the model is the paper's plain concatenation. Branch weights are the
     two trained models'; the stage schedule decides whether their base nets are frozen.
+
+    Augmentation: the dual spec's own fast-twin layers (engine ``"keras"``) sit at the input, so
+    both branches see the same augmented image; a branch starts at its model's ``preprocess``
+    layer, so any augmentation layers inside the two single-channel models are left out.
     """
     for name, model in (("flat_model", flat_model), ("onmodel_model", onmodel_model)):
         info = describe(model)
@@ -239,11 +328,14 @@ def build_dual(spec: ModelSpec, flat_model: keras.Model, onmodel_model: keras.Mo
     image = keras.Input((size, size, 3), name=IMAGE_INPUT)
     flag = keras.Input((1,), name=FLAG_INPUT)
     flat_branch, onmodel_branch = (
-        keras.Model(model.get_layer(IMAGE_INPUT).output, model.get_layer(FEATURES).output,
+        keras.Model(model.get_layer("preprocess").input, model.get_layer(FEATURES).output,
                     name=name)
         for model, name in ((flat_model, FLAT_BRANCH), (onmodel_model, ONMODEL_BRANCH)))
-    f = layers.Dropout(spec.dropout, name="flat_dropout")(flat_branch(image))
-    g = layers.Dense(spec.fusion_units, name="onmodel_dense")(onmodel_branch(image))
+    x = image
+    for layer in augmentation_layers(spec):
+        x = layer(x)
+    f = layers.Dropout(spec.dropout, name="flat_dropout")(flat_branch(x))
+    g = layers.Dense(spec.fusion_units, name="onmodel_dense")(onmodel_branch(x))
     fused = layers.Concatenate(name="fusion")([f, g, flag])
     return keras.Model({IMAGE_INPUT: image, FLAG_INPUT: flag}, _heads(fused, spec.tasks),
                        name=f"length_dual_{spec.backbone}")
@@ -350,7 +442,7 @@ def _register_custom_layers() -> None:
 
     Safe mode still allows registered classes: they are code of this package, not of the file.
     """
-    from . import inception_resnet_v2, inception_v4  # noqa: F401  (registration side effect)
+    from . import augmentation, inception_resnet_v2, inception_v4  # noqa: F401  (registration)
 
     try:
         from . import backbones  # noqa: F401

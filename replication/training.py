@@ -413,7 +413,15 @@ def train(
     Rerun with the same ``out_dir`` it resumes after the last completed stage (log rows of an
     unfinished stage are dropped and redone), or returns at once if all stages are done; it
     raises :class:`TrainingStateError` if the spec, schedule, seed, batch size or data differ from
-    the run there (``augment`` is code and is not compared). ``flags`` (the flat/on-model flag of
+    the run there (``augment`` is code and is not compared). A spec stored by an older version
+    (without fields added since) is read with those fields' defaults before comparing.
+
+    Augmentation (§3.1.2(3)): with ``spec.augment`` and ``spec.augment_engine == "imgaug"``, this
+    builds the per-image imgaug callable itself (``augmentation.imgaug_augment(spec.augment)``),
+    run in the input pipeline's worker threads; giving ``augment`` as well is an error. With the
+    engine ``"keras"`` the augmentation is in the model (``models.augmentation_layers``), and
+    ``augment``, if given, is a further custom per-image callable. Either way the numbers depend
+    only on ``seed`` (on CPU, bit for bit). ``flags`` (the flat/on-model flag of
     each row) is required for a dual-channel spec. ``mixed_precision`` None means "where a GPU
     is" (mixed_float16; heads stay float32). ``backbone_factory`` builds the base net of a fresh
     run (default: ``replication.backbones``). ``callbacks`` go to every ``fit`` call.
@@ -423,6 +431,13 @@ def train(
     schedule = parse_schedule(schedule)
     out = pathlib.Path(out_dir)
     tasks = spec.tasks
+    if spec.augment and spec.augment_engine == "imgaug":
+        if augment is not None:
+            raise ValueError(f"spec.augment {list(spec.augment)} (engine 'imgaug') and an augment "
+                             "callable were both given; give one of them")
+        from .augmentation import imgaug_augment
+
+        augment = imgaug_augment(spec.augment)
     keys = {t.key for t in tasks}
     for rows, name in ((train_rows, "train_rows"), (val_rows, "val_rows")):
         stray = sorted({row.task for row in rows} - keys)
@@ -453,6 +468,12 @@ def train(
     state = None
     if state_path.exists():
         state = json.loads(state_path.read_text(encoding="utf-8"))
+        stored_spec = state.get("config", {}).get("spec")
+        if isinstance(stored_spec, Mapping):
+            try:  # fields added since the run was written take their defaults
+                state["config"]["spec"] = ModelSpec.from_dict(stored_spec).to_dict()
+            except (TypeError, ValueError):
+                pass  # reported as a different spec below
         differ = sorted(k for k in set(config) | set(state.get("config", {}))
                         if state.get("config", {}).get(k) != config.get(k))
         if differ:

@@ -249,3 +249,82 @@ def test_default_preprocessing_matches_the_backbones_and_a_real_base_net_loads_s
     batch = np.random.default_rng(1).uniform(0, 255, (2, 75, 75, 3)).astype("float32")
     a, b = model.predict(batch, verbose=0), loaded.predict(batch, verbose=0)
     np.testing.assert_allclose(a["head_lapel"], b["head_lapel"], rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------------ normalisation, augmentation
+
+
+def test_spec_normalisation_and_augment_round_trip_and_old_dicts_load() -> None:
+    s = spec(normalisation="per_image", augment=["noise", "flip"], augment_engine="keras")
+    assert s.augment == ("flip", "noise")  # once each, in the order they are applied
+    assert models.ModelSpec.from_dict(s.to_dict()) == s
+    assert s.to_dict()["augment"] == ["flip", "noise"]
+    paper = spec(augment=("affine", "noise", "channel", "flip", "rotate"))
+    assert models.ModelSpec.from_dict(paper.to_dict()) == paper
+    assert paper.augment_engine == "imgaug" and paper.normalisation == "inception"
+    # A dict written before these fields existed (an old state.json) loads with the defaults;
+    # mean/std then meant data-set normalisation, and still do.
+    old = {k: v for k, v in spec().to_dict().items()
+           if k not in ("normalisation", "augment", "augment_engine")}
+    loaded = models.ModelSpec.from_dict(old)
+    assert (loaded.normalisation, loaded.augment, loaded.augment_engine) == ("inception", (),
+                                                                              "imgaug")
+    old_stats = {**old, "mean": [0.6, 0.6, 0.6], "std": [0.3, 0.3, 0.3]}
+    assert models.ModelSpec.from_dict(old_stats).normalisation == "dataset"
+    with pytest.raises(ValueError, match="needs the training split"):
+        spec(normalisation="dataset")
+    with pytest.raises(ValueError, match="takes no mean"):
+        spec(normalisation="paper_literal", mean=(0.5,) * 3, std=(0.2,) * 3)
+    with pytest.raises(ValueError, match="normalisation must be"):
+        spec(normalisation="imagenet")
+    with pytest.raises(ValueError, match="unknown augmenters"):
+        spec(augment=("blur",))
+    with pytest.raises(ValueError, match="augment_engine"):
+        spec(augment=("flip",), augment_engine="gpu")
+
+
+def test_keras_engine_augments_in_the_model_only_in_training_and_loads_in_safe_mode(
+        tmp_path) -> None:
+    s = dict(normalisation="per_image", augment=("affine", "noise", "channel", "flip", "rotate"),
+             augment_engine="keras")
+    model = build("design", **s)
+    names = [layer.name for layer in model.layers[1:6]]
+    assert names == ["augment_flip", "augment_affine_rotate", "augment_channel", "augment_noise",
+                     "preprocess"]
+    assert isinstance(model.get_layer("preprocess"), models.PerImageStandardization)
+    # Engine imgaug: nothing in the model (the input pipeline augments).
+    plain = build("design", **{**s, "augment_engine": "imgaug"})
+    assert not any(layer.name.startswith("augment_") for layer in plain.layers)
+    x = images(4)
+    augmented = keras.Model(model.inputs[0], model.get_layer("preprocess").input)
+    assert not np.allclose(keras.ops.convert_to_numpy(augmented(x, training=True)), x)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(augmented(x, training=False)), x)
+    # One training step, then the file: safe mode loads the registered twin layers.
+    training.compile_for_stage(model, training.Stage("adam", 1e-3, 1))
+    tasks = tasks_of_level("design")
+    rows = [row(t.key, 1, t.n_values, i) for i, t in enumerate(tasks)]
+    targets, weights = models.masked_targets(rows, tasks)
+    loss = model.train_on_batch(x, targets, sample_weight=weights, return_dict=True)["loss"]
+    assert np.isfinite(loss)
+    path = tmp_path / "twin.keras"
+    model.save(path)
+    loaded = models.load_model(path)
+    assert type(loaded.get_layer("augment_affine_rotate")).__name__ == "TwinAffine"
+    a, b = model.predict(x, verbose=0), loaded.predict(x, verbose=0)
+    for head in a:
+        np.testing.assert_allclose(a[head], b[head], rtol=1e-5, atol=1e-6)
+
+
+def test_dual_channel_with_the_keras_engine_augments_once_at_the_input() -> None:
+    s = dict(augment=("flip", "noise"), augment_engine="keras")
+    flat, onmodel = build("length", seed=1, **s), build("length", seed=2, **s)
+    dual = models.build_dual(spec("length", channels="dual", **s), flat, onmodel)
+    assert [layer.name for layer in dual.layers if layer.name.startswith("augment_")] == [
+        "augment_flip", "augment_noise"]
+    for branch in ("flat_branch", "onmodel_branch"):
+        assert not any(layer.name.startswith("augment_")
+                       for layer in dual.get_layer(branch).layers)
+    x = images(2)
+    out = dual.predict({"image": x, "flat": np.array([[1.0], [0.0]], "float32")}, verbose=0)
+    assert out["head_sleeve"].shape == (2, 9)
+    assert models.describe(dual).dual

@@ -47,3 +47,24 @@ def test_every_profile_parameter_is_declared_by_its_notebook():
         for stem, names in declared.items():
             injected = set(profile.parameters(stem))
             assert injected <= names, (profile.name, stem, injected - names)
+
+
+def test_the_preprocessing_experiments_and_the_normalisation_mode_per_profile():
+    from replication import normalisation
+
+    for profile in profiles.PROFILES.values():
+        sweep = profile.parameters("02_resolution")
+        assert sweep["image_sizes"] == sorted(sweep["image_sizes"]) and min(sweep["image_sizes"]) >= 75
+        assert len(sweep["image_sizes"]) >= 2 and "image_size" not in sweep
+        ablation = profile.parameters("03_augmentation")
+        assert ablation["augment_engine"] in ("imgaug", "keras")
+        # Both experiments train the same model (net, size range, schedule) within a profile.
+        assert (sweep["backbone"], sweep["variant"], sweep["schedule"]) == (
+            ablation["backbone"], ablation["variant"], ablation["schedule"])
+        assert ablation["image_size"] in sweep["image_sizes"]  # 03's "none" arm is a point of 02's
+        for stem in ("02_resolution", "03_augmentation", *profiles.MODEL_NOTEBOOKS):
+            assert profile.parameters(stem)["normalisation"] in normalisation.MODES
+    assert 480 in profiles.get_profile("paper").parameters("02_resolution")["image_sizes"]
+    # The paper normalises with its data set's own statistics (§3.1.2 (1)).
+    assert profiles.get_profile("paper").parameters("06_per_dimension_ap")["normalisation"] == "dataset"
+    assert profiles.get_profile("smoke").parameters("06_per_dimension_ap")["normalisation"] == "inception"

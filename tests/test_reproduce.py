@@ -1,6 +1,7 @@
 """The reproduction pipeline: notebook selection, failures that keep partial output, and the
 smoke reproduction of every notebook into the book, asserting on the numbers each records."""
 
+import html
 import json
 import subprocess
 from pathlib import Path
@@ -126,3 +127,121 @@ def test_notebook_07_and_08_agree_with_an_independent_scoring_of_the_submission(
     assert doublenet["ensemble_sweep"]["1.0"]["mAP"] == pytest.approx(base["models"]["inception_v4"]["mAP"], abs=1e-6)
     assert doublenet["ensemble_sweep"]["0.0"]["mAP"] == pytest.approx(
         base["models"]["inception_resnet_v2"]["mAP"], abs=1e-6)
+
+
+def _rescored(numbers: dict, entry: dict) -> dict:
+    """A size's or an arm's numbers scored again, independently, from the files the notebook wrote."""
+    from replication import metric
+
+    return metric.evaluate_files(numbers["truth"], entry["answer"])
+
+
+def _run_config(model: str) -> dict:
+    """The configuration a model trained under (its ``state.json``), as ``training.train`` wrote it."""
+    state = json.loads((Path(model).parent / "state.json").read_text())
+    assert state["completed_stages"] == len(state["config"]["schedule"])  # finished, not partial
+    return state["config"]
+
+
+@pytest.mark.slow
+def test_notebook_02_records_the_resolution_sweep(smoke_run):
+    numbers = json.loads((smoke_run.results_dir / "02_resolution" / "numbers.json").read_text())
+    params = smoke_run.parameters("02_resolution")
+    sizes = sorted(params["image_sizes"])
+    assert [int(s) for s in numbers["sizes"]] == sizes and len(sizes) >= 2
+    maps, accs, speeds = {}, {}, {}
+    configs = []
+    for size in sizes:
+        entry = numbers["sizes"][str(size)]
+        assert 0.0 <= entry["acc"] <= 1.0 and 0.0 <= entry["mAP"] <= 1.0
+        assert entry["train_images_per_second"] > 0 and entry["inference_images_per_second"] > 0
+        rescored = _rescored(numbers, entry)
+        assert rescored["mAP"] == pytest.approx(entry["mAP"], abs=1e-6)
+        assert rescored["acc"] == pytest.approx(entry["acc"], abs=1e-12)
+        assert sum(t["n"] for t in rescored["tasks"].values()) == numbers["val_images"]
+        config = _run_config(entry["model"])
+        assert config["spec"]["image_size"] == size and config["spec"]["level"] == numbers["level"]
+        speed = json.loads((Path(entry["model"]).parent / "speed.json").read_text())
+        assert speed["train_images_per_second"] == pytest.approx(entry["train_images_per_second"])
+        configs.append(config)
+        maps[size], accs[size], speeds[size] = entry["mAP"], entry["acc"], entry["train_images_per_second"]
+    # One model, one budget: only the input size differs between the runs.
+    for config in configs:
+        assert {k: v for k, v in config["spec"].items() if k != "image_size"} == \
+            {k: v for k, v in configs[0]["spec"].items() if k != "image_size"}
+        assert (config["schedule"], config["seed"], config["batch_size"], config["train_data"]) == (
+            configs[0]["schedule"], configs[0]["seed"], configs[0]["batch_size"], configs[0]["train_data"])
+    assert configs[0]["schedule"] == numbers["schedule"] == params["schedule"]
+    # The verdicts follow from the numbers.
+    small, large = sizes[0], sizes[-1]
+    claims = numbers["claims"]
+    assert claims["mAP_rises_with_size"] == (maps[large] > maps[small])
+    assert claims["acc_rises_with_size"] == (accs[large] > accs[small])
+    assert claims["training_slows_with_size"] == (speeds[large] < speeds[small])
+    assert numbers["best_size_by_mAP"] == max(sizes, key=lambda s: (maps[s], -sizes.index(s)))
+    assert claims["largest_size_best_mAP"] == (numbers["best_size_by_mAP"] == large)
+    gap = numbers["mAP_gap_largest_minus_smallest"]
+    assert gap["gap"] == pytest.approx(maps[large] - maps[small], abs=1e-9)
+    assert gap["low"] <= gap["high"]
+    assert (smoke_run.results_dir / "02_resolution" / "fig2_resolution.png").stat().st_size > 10_000
+    page = (REPO_ROOT / "_build" / "html" / "book" / "executed" / "02_resolution.html").read_text()
+    assert page.count("<img") >= 1 and "a higher resolution raises accuracy" in page
+    assert numbers["normalisation_description"][:40] in html.unescape(page)
+
+
+@pytest.mark.slow
+def test_notebook_03_records_the_augmentation_ablation(smoke_run):
+    from replication import augmentation
+
+    numbers = json.loads((smoke_run.results_dir / "03_augmentation" / "numbers.json").read_text())
+    expected = {"none": [], **{name: [name] for name in augmentation.PAPER_AUGMENTERS},
+                "all": list(augmentation.PAPER_AUGMENTERS),
+                "all + crop": [*augmentation.PAPER_AUGMENTERS, "crop"]}
+    assert {arm: entry["augmenters"] for arm, entry in numbers["arms"].items()} == expected
+    configs = {}
+    for arm, entry in numbers["arms"].items():
+        assert 0.0 <= entry["acc"] <= 1.0 and 0.0 <= entry["mAP"] <= 1.0
+        rescored = _rescored(numbers, entry)
+        assert rescored["mAP"] == pytest.approx(entry["mAP"], abs=1e-6)
+        assert rescored["acc"] == pytest.approx(entry["acc"], abs=1e-12)
+        config = _run_config(entry["model"])
+        assert sorted(config["spec"]["augment"]) == sorted(expected[arm])
+        if expected[arm]:  # an unaugmented model keeps the default engine
+            assert config["spec"]["augment_engine"] == numbers["augment_engine"]
+        configs[arm] = config
+    assert len({Path(e["model"]).parent for e in numbers["arms"].values()}) == len(expected)
+    # The same model and budget in every arm: only the augmenters differ.
+    base = configs["none"]
+    for config in configs.values():
+        assert {k: v for k, v in config["spec"].items() if k not in ("augment", "augment_engine")} == \
+            {k: v for k, v in base["spec"].items() if k not in ("augment", "augment_engine")}
+        assert (config["schedule"], config["seed"], config["batch_size"], config["train_data"],
+                config["val_data"]) == (base["schedule"], base["seed"], base["batch_size"],
+                                        base["train_data"], base["val_data"])
+    assert base["spec"]["image_size"] == numbers["image_size"]
+    # The verdicts follow from the numbers.
+    arms = numbers["arms"]
+    singles = list(augmentation.PAPER_AUGMENTERS)
+    claims = numbers["claims"]
+    assert claims["augmentation_helps_mAP"] == (arms["all"]["mAP"] > arms["none"]["mAP"])
+    assert claims["augmentation_helps_acc"] == (arms["all"]["acc"] > arms["none"]["acc"])
+    assert claims["crop_hurts_mAP"] == (arms["all + crop"]["mAP"] < arms["all"]["mAP"])
+    assert claims["crop_hurts_acc"] == (arms["all + crop"]["acc"] < arms["all"]["acc"])
+    assert claims["combination_beats_each_alone"] == (
+        arms["all"]["mAP"] > max(arms[s]["mAP"] for s in singles))
+    assert arms[numbers["best_single"]]["mAP"] == max(arms[s]["mAP"] for s in singles)
+    for claim, gap in numbers["mAP_gaps"].items():
+        first, second = gap["arms"]
+        assert gap["gap"] == pytest.approx(arms[first]["mAP"] - arms[second]["mAP"], abs=1e-9)
+        assert gap["low"] <= gap["high"] and 0.0 <= gap["share_positive"] <= 1.0
+    # The "none" arm is notebook 02's model at the same size (one configuration, one folder),
+    # and it scores the same in both chapters.
+    sweep = json.loads((smoke_run.results_dir / "02_resolution" / "numbers.json").read_text())
+    same = sweep["sizes"][str(numbers["image_size"])]
+    assert same["model"] == arms["none"]["model"]
+    assert (same["acc"], same["mAP"]) == pytest.approx((arms["none"]["acc"], arms["none"]["mAP"]), abs=1e-12)
+    folder = smoke_run.results_dir / "03_augmentation"
+    for name in ("augmenter_samples", "ablation"):
+        assert (folder / f"{name}.png").stat().st_size > 10_000
+    page = (REPO_ROOT / "_build" / "html" / "book" / "executed" / "03_augmentation.html").read_text()
+    assert page.count("<img") >= 2 and "adding Crop hurts" in page and "augmentation helps" in page

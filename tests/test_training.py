@@ -264,3 +264,107 @@ def test_trains_and_predicts_on_jax_without_tensorflow(data, tmp_path) -> None:
     assert report["backend"] == "jax" and report["tensorflow"] is False
     assert report["epochs"] == 1 and 0 <= report["acc"] <= 1
     assert (tmp_path / "jax" / "answer.csv").exists()
+
+
+# --------------------------------------------------------------------------- augmentation
+
+from replication import augmentation  # noqa: E402
+
+ONE_STAGE = (Stage("adam", 1e-3, 1, train_backbone=1.0),)
+
+
+def run_one_stage(data, out: Path, spec: models.ModelSpec, **kw) -> dict:
+    root, train_rows, _ = data
+    args = dict(schedule=ONE_STAGE, batch_size=4, seed=5, workers=2, progress=False,
+                backbone_factory=tiny_backbone)
+    return training.train(spec, train_rows, root, out_dir=out, **{**args, **kw})
+
+
+@pytest.fixture(scope="module")
+def unaugmented(data, tmp_path_factory) -> dict:
+    return run_one_stage(data, tmp_path_factory.mktemp("plain"), SPEC)
+
+
+@pytest.mark.parametrize("engine", ["imgaug", "keras"])
+def test_augmented_training_is_deterministic_by_seed(data, tmp_path, unaugmented,
+                                                     engine: str) -> None:
+    spec = models.ModelSpec(level="design", backbone="tiny", image_size=SIZE,
+                            augment=augmentation.PAPER_AUGMENTERS, augment_engine=engine)
+    a = run_one_stage(data, tmp_path / "a", spec)
+    b = run_one_stage(data, tmp_path / "b", spec)
+    assert numbers(a["log"]) == numbers(b["log"])  # same seed: the same numbers, bit for bit
+    assert a["log"][0]["loss"] != unaugmented["log"][0]["loss"]  # and the augmentation acted
+    model = models.load_model(a["model"])  # safe mode
+    in_model = [layer.name for layer in model.layers if layer.name.startswith("augment_")]
+    assert bool(in_model) == (engine == "keras")
+
+
+def test_spec_augment_and_an_augment_callable_are_not_both_given(data, tmp_path) -> None:
+    spec = models.ModelSpec(level="design", backbone="tiny", image_size=SIZE, augment=("flip",))
+    with pytest.raises(ValueError, match="both"):
+        run_one_stage(data, tmp_path / "x", spec, augment=lambda image, rng: image)
+
+
+def test_a_run_written_before_the_new_spec_fields_still_resumes(data, finished,
+                                                                tmp_path) -> None:
+    import shutil
+
+    out, _ = finished
+    copy = tmp_path / "old"
+    shutil.copytree(out, copy)
+    state = json.loads((copy / training.STATE_JSON).read_text())
+    for key in ("normalisation", "augment", "augment_engine"):
+        state["config"]["spec"].pop(key)
+    (copy / training.STATE_JSON).write_text(json.dumps(state))
+    again = run(data, copy)  # the old spec reads with the defaults: the same run, finished
+    assert again["resumed_after_stage"] == len(SCHEDULE)
+
+
+JAX_TWIN_SCRIPT = textwrap.dedent('''
+    import importlib.abc, json, sys
+
+    class NoTensorFlow(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name == "tensorflow" or name.startswith("tensorflow."):
+                raise ModuleNotFoundError(f"No module named {name!r} (hidden by the test)")
+            return None
+
+    sys.meta_path.insert(0, NoTensorFlow())
+    import keras
+    import numpy as np
+    from keras import layers
+    from replication import augmentation, fashionai, models, training
+
+    root, out = sys.argv[1], sys.argv[2]
+
+    def tiny(spec):
+        image = keras.Input((spec.image_size, spec.image_size, 3))
+        x = layers.Conv2D(4, 3, strides=2, activation="relu")(image)
+        return keras.Model(image, layers.GlobalAveragePooling2D()(x))
+
+    rows, _ = fashionai.read_labels(root)
+    rows = [r for r in rows if r.task.endswith("_design_labels")]
+    spec = models.ModelSpec(level="design", backbone="tiny", image_size=32,
+                            normalisation="per_image", augment=augmentation.AUGMENTERS,
+                            augment_engine="keras")
+    result = training.train(spec, rows, root, out_dir=out,
+                            schedule=[training.Stage("adam", 1e-3, 1)], batch_size=8, seed=1,
+                            progress=False, backbone_factory=tiny)
+    model = models.load_model(result["model"])
+    x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    y = keras.ops.convert_to_numpy(
+        keras.Model(model.inputs[0], model.get_layer("preprocess").input)(x, training=True))
+    print(json.dumps({"backend": keras.backend.backend(), "tensorflow": "tensorflow" in sys.modules,
+                      "loss": result["log"][0]["loss"], "changed": float(np.abs(y - x).mean())}))
+''')
+
+
+def test_keras_engine_and_per_image_train_on_jax_without_tensorflow(data, tmp_path) -> None:
+    root, _, _ = data
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(REPO), "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run([sys.executable, "-c", JAX_TWIN_SCRIPT, str(root), str(tmp_path)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["backend"] == "jax" and report["tensorflow"] is False
+    assert np.isfinite(report["loss"]) and report["changed"] > 1.0
