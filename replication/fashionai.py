@@ -328,8 +328,9 @@ def _read_rows(
 
     if decode and rows:
         workers = workers or os.cpu_count() or 1
+        # No explicit disable=False: it would override $TQDM_DISABLE (set by `reproduce`).
         bar = tqdm(total=len(paths), desc=f"decoding {name}", unit="img", file=sys.stderr,
-                   disable=not progress)
+                   **({} if progress else {"disable": True}))
         with bar:
             if workers == 1:
                 reasons = []

@@ -96,7 +96,9 @@ def channel_stats(paths: Sequence[str | Path] | Iterable[str | Path], *, size: i
     total = (0, np.zeros(3), np.zeros(3))
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
         moments = pool.map(lambda p: _image_moments(Path(p), size), paths)
-        for m in tqdm(moments, total=len(paths), desc="channel stats", disable=not progress):
+        # No explicit disable=False: that would override $TQDM_DISABLE, which `reproduce` sets.
+        bar_off = {} if progress else {"disable": True}
+        for m in tqdm(moments, total=len(paths), desc="channel stats", **bar_off):
             total = _merge(total, m)
     n, mean, m2 = total
     return ChannelStats(mean=mean, var=m2 / n, n_pixels=n, n_images=len(paths))

@@ -82,8 +82,12 @@ def run_notebook(source: Path, parameters: dict, output: Path, *, progress: bool
 
     output.parent.mkdir(parents=True, exist_ok=True)
     notebook = jupytext.read(source)
-    # The kernel inherits this: keep TensorFlow's C++ start-up chatter out of the book.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # The kernel inherits the environment: keep TensorFlow's C++ start-up chatter and the
+    # library's tqdm bars (every refresh would become a line of the page) out of the book;
+    # papermill's own bar shows progress per cell in the terminal.
+    kernel_env = {"TF_CPP_MIN_LOG_LEVEL": "2", "TQDM_DISABLE": "1"}
+    saved = {name: os.environ.get(name) for name in kernel_env}
+    os.environ.update(kernel_env)
     start = time.perf_counter()
     try:
         papermill.execute_notebook(
@@ -97,6 +101,12 @@ def run_notebook(source: Path, parameters: dict, output: Path, *, progress: bool
                              err.source) from err
     except Exception as err:  # kernel died, timeout, bad parameters cell ...
         raise NotebookFailed(source.stem, None, f"{type(err).__name__}: {err}", output) from err
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     return NotebookRun(source.stem, output, time.perf_counter() - start)
 
 
