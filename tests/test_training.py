@@ -217,7 +217,8 @@ def test_dual_channel_training_needs_flags(data, tmp_path) -> None:
 
 # --------------------------------------------------------------------------- JAX, no TensorFlow
 
-JAX_SCRIPT = textwrap.dedent('''
+# The preamble of the JAX subprocess scripts: TensorFlow cannot be imported at all.
+HIDE_TENSORFLOW = textwrap.dedent('''
     import importlib.abc, json, sys
 
     class NoTensorFlow(importlib.abc.MetaPathFinder):
@@ -227,6 +228,9 @@ JAX_SCRIPT = textwrap.dedent('''
             return None
 
     sys.meta_path.insert(0, NoTensorFlow())
+''')
+
+JAX_SCRIPT = HIDE_TENSORFLOW + textwrap.dedent('''
     import keras
     from keras import layers
     from replication import fashionai, metric, models, prediction, training
@@ -320,16 +324,7 @@ def test_a_run_written_before_the_new_spec_fields_still_resumes(data, finished,
     assert again["resumed_after_stage"] == len(SCHEDULE)
 
 
-JAX_TWIN_SCRIPT = textwrap.dedent('''
-    import importlib.abc, json, sys
-
-    class NoTensorFlow(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name == "tensorflow" or name.startswith("tensorflow."):
-                raise ModuleNotFoundError(f"No module named {name!r} (hidden by the test)")
-            return None
-
-    sys.meta_path.insert(0, NoTensorFlow())
+JAX_TWIN_SCRIPT = HIDE_TENSORFLOW + textwrap.dedent('''
     import keras
     import numpy as np
     from keras import layers
