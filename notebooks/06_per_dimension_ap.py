@@ -17,7 +17,10 @@
 # The paper trains a multi-task model per level: the *design* model (neckline, collar, neck,
 # lapel) and the *length* model (sleeve, coat, skirt, pant). Each is a base net with global
 # average pooling, Dropout 0.5 and one softmax head per dimension; an image trains only its own
-# dimension's head, so images of all dimensions share batches (§3.3.1). The final predictions
+# dimension's head, so images of all dimensions share batches (§3.3.1). The length model is the
+# dual-channel fusion of chapter 5 (§3.3.2), fed the flat/on-model flags of chapter 4's screening,
+# as in the paper (the parameter `length_model` switches to the single-channel model or to the
+# true flags). The final predictions
 # come from the "doubleNet": Inception-v4 and InceptionResNet-v2 averaged 0.5/0.5, each on the
 # image and its horizontal flip (§3.4).
 #
@@ -39,6 +42,10 @@ schedule = [  # (optimizer, learning rate, epochs, share of the base net that tr
 ]
 val_fraction = 0.2
 normalisation = "inception"  # inception | dataset | per_image | paper_literal (§3.1.2 (1))
+length_model = "dual-screened"  # single | dual-truth | dual-screened (§3.3.2; chapter 5)
+fusion_schedule = [  # the dual-channel fusion, on its two trained branches (frozen base nets)
+    {"optimizer": "adam", "learning_rate": 1e-3, "epochs": 1, "train_backbone": 0.0},
+]
 inception_v4_weights = ""  # a timm inception_v4 state dict (.safetensors/.npz/.pth); empty: random
 inception_resnet_v2_weights = ""  # keras.applications InceptionResNetV2 weights (.h5); empty: random
 
@@ -56,7 +63,7 @@ setup = experiments.setup_from_parameters(
     profile, data_root, variant=variant, image_size=image_size, batch_size=batch_size,
     schedule=schedule, seed=seed, val_fraction=val_fraction,
     inception_v4_weights=inception_v4_weights, inception_resnet_v2_weights=inception_resnet_v2_weights,
-    normalisation=normalisation)
+    normalisation=normalisation, length_model=length_model, fusion_schedule=fusion_schedule)
 train, val, skipped = experiments.load_split(setup)
 print(f"normalisation: {experiments.describe_normalisation(setup, train)}")
 print(f"{len(train):,} training and {len(val):,} validation images ({skipped} rows skipped); "
@@ -71,7 +78,7 @@ print(f"{len(train):,} training and {len(val):,} validation images ({skipped} ro
 
 # %%
 trained = experiments.train_all(setup, train, val)
-logs = experiments.training_logs(setup)
+logs = experiments.training_logs(setup, train, val)
 last_epochs = pd.DataFrame([
     {"level": level, "base net": experiments.DISPLAY_NAMES[backbone], "epochs": len(log),
      "train loss (last epoch)": log[-1]["loss"], "val acc (last epoch)": log[-1].get("val_acc")}

@@ -34,6 +34,10 @@ schedule = [  # (optimizer, learning rate, epochs, share of the base net that tr
 ]
 val_fraction = 0.2
 normalisation = "inception"  # inception | dataset | per_image | paper_literal (§3.1.2 (1))
+length_model = "dual-screened"  # single | dual-truth | dual-screened (§3.3.2; chapter 5)
+fusion_schedule = [  # the dual-channel fusion, on its two trained branches (frozen base nets)
+    {"optimizer": "adam", "learning_rate": 1e-3, "epochs": 1, "train_backbone": 0.0},
+]
 inception_v4_weights = ""  # a timm inception_v4 state dict (.safetensors/.npz/.pth); empty: random
 inception_resnet_v2_weights = ""  # keras.applications InceptionResNetV2 weights (.h5); empty: random
 
@@ -50,7 +54,7 @@ setup = experiments.setup_from_parameters(
     profile, data_root, variant=variant, image_size=image_size, batch_size=batch_size,
     schedule=schedule, seed=seed, val_fraction=val_fraction,
     inception_v4_weights=inception_v4_weights, inception_resnet_v2_weights=inception_resnet_v2_weights,
-    normalisation=normalisation)
+    normalisation=normalisation, length_model=length_model, fusion_schedule=fusion_schedule)
 train, val, skipped = experiments.load_split(setup)
 print(f"normalisation: {experiments.describe_normalisation(setup, train)}")
 trained = experiments.train_all(setup, train, val)

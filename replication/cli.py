@@ -56,16 +56,40 @@ def cmd_synth(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from replication import fashionai, models, prediction
+    from replication import fashionai, models, prediction, screening
 
+    if args.truth_flags and args.screen_flags:
+        return _error("give --truth-flags or --screen-flags, not both")
     try:
         records = prediction.predict_main(
             args.model, args.weights, args.inputs, root=args.root,
-            flags=models.TruthFlatFlags(args.truth_flags) if args.truth_flags else None,
+            flags=(models.TruthFlatFlags(args.truth_flags) if args.truth_flags else
+                   screening.ScreenedFlatFlags(args.screen_flags, root=args.root)
+                   if args.screen_flags else None),
             answer=args.answer, flip_tta=not args.no_flip, progress=not args.no_progress)
     except (fashionai.DataError, ValueError, KeyError, FileNotFoundError) as err:
         return _error(str(err).strip("'\""))
     _print_json(records)
+    return 0
+
+
+def cmd_screen(args) -> int:
+    from replication import models, screening
+    from replication.profiles import REPO_ROOT
+
+    work = args.work or REPO_ROOT / "results" / "screen" / args.root.resolve().name
+    try:
+        screened, calibration = screening.screen_root(
+            args.root, work_dir=work, parser_model=args.parser, detector=args.detector,
+            classifier_model=args.classifier, threshold=args.threshold,
+            parser_epochs=args.parser_epochs, person_epochs=args.person_epochs, seed=args.seed,
+            progress=not args.no_progress)
+    except (FileNotFoundError, ValueError, KeyError, models.ModelFileError) as err:
+        return _error(str(err).strip("'\""))
+    for image, reason in screened.skipped:
+        print(f"skipped {image}: {reason}", file=sys.stderr)
+    path = screening.write_screen(screened, args.out)
+    _print_json({"csv": str(path), "calibration": calibration, **screening.summary(screened)})
     return 0
 
 
@@ -160,9 +184,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--answer", type=Path, default=None, help="also write a FashionAI answer.csv")
     p.add_argument("--truth-flags", type=Path, metavar="SYNTHETIC_ROOT", default=None,
                    help="dual-channel models: flat/on-model flags from a synthetic set's truth")
+    p.add_argument("--screen-flags", type=Path, metavar="SCREEN_CSV", default=None,
+                   help="dual-channel models: flat/on-model flags from `screen`'s CSV")
     p.add_argument("--no-flip", action="store_true", help="no horizontal-flip test-time averaging")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("screen", help="flat-lay / on-model screening (paper §3.2) of length images "
+                                      "or a folder of photos; writes a CSV")
+    p.add_argument("root", type=Path, help="a FashionAI folder (its length images are screened) "
+                                           "or any folder of image files")
+    p.add_argument("--out", type=Path, required=True, help="the CSV to write (one row per image)")
+    p.add_argument("--parser", type=Path, default=None, metavar="MODEL.keras",
+                   help="a LIP human parser (Keras 3, safe mode); default: on a synthetic root, "
+                        "the default parser trained on it; elsewhere, none (stage 1 skipped)")
+    p.add_argument("--detector", choices=["auto", "segmenter", "opencv"], default="auto",
+                   help="stage 2's person detector (auto: the learned segmenter on a synthetic "
+                        "root, OpenCV HOG + Haar faces elsewhere)")
+    p.add_argument("--classifier", type=Path, default=None, metavar="MODEL.keras",
+                   help="stage 3: a flat/on-model classifier (notebook 04 trains one)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="the rule's share of pixels (default: calibrated on a synthetic root's "
+                        "validation split, else 0.002)")
+    p.add_argument("--work", type=Path, default=None,
+                   help="where models trained here are kept (default results/screen/<root name>)")
+    p.add_argument("--parser-epochs", type=int, default=10)
+    p.add_argument("--person-epochs", type=int, default=40)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_screen)
 
     p = sub.add_parser("reproduce", help="run the notebooks with papermill and build the book")
     p.add_argument("--profile", default="smoke", help="smoke (default), synthetic or paper")

@@ -39,6 +39,17 @@ DEFAULT_NORMALISATION = "inception"
 the range of the base nets' ImageNet weights (see ``replication.normalisation.MODES``)."""
 SPEED_JSON = "speed.json"
 """Written beside a model's ``log.csv`` when it trains: its steady-state training images/s."""
+LENGTH_MODELS = ("single", "dual-truth", "dual-screened")
+"""The length-level model of notebooks 06-08: single-channel, or the dual-channel fusion (§3.3.2)
+with its flat/on-model flags from the synthetic truth or from the screening of notebook 04 (the
+paper's pipeline, the default)."""
+FLAG_SOURCES = ("truth", "screened")
+SCREENING_NOTEBOOK = "04_screening"
+SCREEN_CSV = "screen.csv"
+"""Notebook 04 writes the flags of every length image here (``results/<profile>/04_screening/``)."""
+FUSION_SCHEDULE = [{"optimizer": "adam", "learning_rate": 1e-3, "epochs": 2, "train_backbone": 0.0}]
+"""The dual-channel fusion's training: the two trained branches' base nets frozen, the fusion
+layers and heads trained (the paper gives no schedule for this step)."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,10 @@ class Setup:
     """Base net name -> a user-given ImageNet weight file (empty: random initialisation)."""
     normalisation: str = DEFAULT_NORMALISATION
     """The models' input normalisation, one of ``replication.normalisation.MODES`` (§3.1.2(1))."""
+    length_model: str = "single"
+    """The length level's model in :func:`train_all`, one of :data:`LENGTH_MODELS`."""
+    fusion_schedule: Sequence[Mapping[str, Any]] = tuple(FUSION_SCHEDULE)
+    """How the dual-channel fusion trains on top of its two trained branches."""
 
     def __post_init__(self) -> None:
         from replication import normalisation
@@ -64,6 +79,9 @@ class Setup:
         if self.normalisation not in normalisation.MODES:
             raise ValueError(f"normalisation must be one of {', '.join(normalisation.MODES)}, "
                              f"got {self.normalisation!r}")
+        if self.length_model not in LENGTH_MODELS:
+            raise ValueError(f"length_model must be one of {', '.join(LENGTH_MODELS)}, got "
+                             f"{self.length_model!r}")
 
     @property
     def models_dir(self) -> Path:
@@ -79,7 +97,9 @@ def setup_from_parameters(profile: str, data_root: str, *, variant: str, image_s
                           batch_size: int, schedule: Sequence[Mapping[str, Any]], seed: int,
                           val_fraction: float, inception_v4_weights: str = "",
                           inception_resnet_v2_weights: str = "",
-                          normalisation: str = DEFAULT_NORMALISATION) -> Setup:
+                          normalisation: str = DEFAULT_NORMALISATION,
+                          length_model: str = "single",
+                          fusion_schedule: Sequence[Mapping[str, Any]] = FUSION_SCHEDULE) -> Setup:
     """The :class:`Setup` of a model notebook's ``parameters`` cell (data rendered if missing)."""
     from replication.profiles import ensure_data
 
@@ -88,7 +108,8 @@ def setup_from_parameters(profile: str, data_root: str, *, variant: str, image_s
                  val_fraction=val_fraction,
                  weights={"inception_v4": inception_v4_weights,
                           "inception_resnet_v2": inception_resnet_v2_weights},
-                 normalisation=normalisation)
+                 normalisation=normalisation, length_model=length_model,
+                 fusion_schedule=tuple(fusion_schedule))
 
 
 def load_split(setup: Setup) -> tuple[list[LabelRow], list[LabelRow], int]:
@@ -299,18 +320,114 @@ def inference_speed(setup: Setup, model, rows: Sequence[LabelRow], *,
     return (n - len(batches.batch_indices(0))) / (marks["end"] - marks["start"])
 
 
+# --------------------------------------------------------------------------- dual channel
+
+
+def screen_csv(profile: str) -> Path:
+    """Where notebook 04 writes the screened flat/on-model flags of every length image."""
+    return get_profile(profile).results_dir / SCREENING_NOTEBOOK / SCREEN_CSV
+
+
+def flat_flags(setup: Setup, source: str):
+    """The flat/on-model flags (``models.FlatFlags``) from ``source``: ``"truth"`` (the synthetic
+    set's) or ``"screened"`` (notebook 04's screening, the paper's pipeline)."""
+    from replication import models, screening
+
+    if source == "truth":
+        if not screening.has_truth(setup.root):
+            raise FileNotFoundError(f"{setup.root} has no Truth/: only the synthetic set knows "
+                                    "the true flags; use the screened ones")
+        return models.TruthFlatFlags(setup.root)
+    if source == "screened":
+        path = screen_csv(setup.profile)
+        if not path.exists():
+            raise FileNotFoundError(
+                f"{path} not found: the dual-channel length model needs the screening of "
+                f"notebook 04 first (python -m replication reproduce --profile {setup.profile} "
+                "--only 04)")
+        return screening.ScreenedFlatFlags(path)
+    raise ValueError(f"source must be one of {FLAG_SOURCES}, got {source!r}")
+
+
+def length_flags(setup: Setup):
+    """The flags the setup's length model needs (None for a single-channel one)."""
+    if setup.length_model == "single":
+        return None
+    return flat_flags(setup, setup.length_model.removeprefix("dual-"))
+
+
+def train_dual(setup: Setup, backbone: str, train: Sequence[LabelRow], val: Sequence[LabelRow],
+               *, source: str, progress: bool = True) -> Path:
+    """The length level's dual-channel model (§3.3.2), trained where not yet done: a flat-lay
+    model on the rows the flags call flat, an on-model model on the others (both through
+    :func:`train_model`, with the setup's schedule), then their fusion (``models.build_dual``)
+    on all length rows with the setup's ``fusion_schedule``. The folders carry the flag source and
+    a hash of the flags, so that models trained on other flags are never reused."""
+    from dataclasses import replace
+
+    from replication import models, screening, training
+
+    flags = flat_flags(setup, source)
+    rows, val_rows = of_level(train, "length"), of_level(val, "length")
+    tag = f"{source}-{screening.flags_digest(flags, [r.image for r in [*rows, *val_rows]])}"
+    flat_rows, onmodel_rows = models.split_by_flag(rows, flags)
+    flat_val, onmodel_val = models.split_by_flag(val_rows, flags)
+    if not flat_rows or not onmodel_rows:
+        raise ValueError(f"the {source} flags put every training row in one domain "
+                         f"({len(flat_rows)} flat-lay, {len(onmodel_rows)} on-model): a "
+                         "dual-channel model needs both")
+    branches = [train_model(setup, "length", backbone, part, part_val, tag=f"{name}-{tag}",
+                            progress=progress)
+                for name, part, part_val in (("flat", flat_rows, flat_val),
+                                             ("onmodel", onmodel_rows, onmodel_val))]
+    spec = replace(model_spec(setup, "length", backbone, train), channels="dual",
+                   flat_model=str(branches[0]), onmodel_model=str(branches[1]))
+    result = training.train(spec, rows, setup.root,
+                            out_dir=model_dir(setup, "length", backbone, f"dual-{tag}"),
+                            schedule=setup.fusion_schedule, val_rows=val_rows,
+                            batch_size=setup.batch_size, seed=setup.seed, flags=flags,
+                            progress=progress)
+    return Path(result["model"])
+
+
+def length_model_dir(setup: Setup, backbone: str, train: Sequence[LabelRow],
+                     val: Sequence[LabelRow]) -> Path:
+    """The folder of the setup's length model (single, or the dual-channel fusion)."""
+    from replication import screening
+
+    if setup.length_model == "single":
+        return model_dir(setup, "length", backbone)
+    source = setup.length_model.removeprefix("dual-")
+    images = [r.image for r in [*of_level(train, "length"), *of_level(val, "length")]]
+    tag = f"{source}-{screening.flags_digest(flat_flags(setup, source), images)}"
+    return model_dir(setup, "length", backbone, f"dual-{tag}")
+
+
 def train_all(setup: Setup, train: Sequence[LabelRow], val: Sequence[LabelRow], *,
               progress: bool = True) -> dict[tuple[str, str], Path]:
-    """The four models ``{(level, backbone): model.keras}``, trained where not yet done."""
-    return {(level, backbone): train_model(setup, level, backbone, train, val, progress=progress)
-            for level in LEVELS for backbone in BACKBONE_NAMES}
+    """The four models ``{(level, backbone): model.keras}``, trained where not yet done; the
+    length level's is the setup's ``length_model`` (single or dual-channel)."""
+    out = {}
+    for level in LEVELS:
+        for backbone in BACKBONE_NAMES:
+            if level == "length" and setup.length_model != "single":
+                out[(level, backbone)] = train_dual(
+                    setup, backbone, train, val, source=setup.length_model.removeprefix("dual-"),
+                    progress=progress)
+            else:
+                out[(level, backbone)] = train_model(setup, level, backbone, train, val,
+                                                     progress=progress)
+    return out
 
 
-def training_logs(setup: Setup) -> dict[tuple[str, str], list[dict]]:
-    """Each model's per-epoch log (``log.csv``) as rows."""
+def training_logs(setup: Setup, train: Sequence[LabelRow],
+                  val: Sequence[LabelRow]) -> dict[tuple[str, str], list[dict]]:
+    """Each model's per-epoch log (``log.csv``) as rows (the fusion's for a dual-channel one)."""
     from replication import training
 
-    return {(level, backbone): training.read_log(model_dir(setup, level, backbone))
+    return {(level, backbone): training.read_log(
+                length_model_dir(setup, backbone, train, val) if level == "length"
+                else model_dir(setup, level, backbone))
             for level in LEVELS for backbone in BACKBONE_NAMES}
 
 
@@ -324,17 +441,19 @@ def predict(setup: Setup, trained: Mapping[tuple[str, str], Path], rows: Sequenc
     weights = list(weights) if weights is not None else [1 / len(backbones)] * len(backbones)
     paths = [trained[(level, b)] for level in LEVELS for b in backbones]
     return prediction.predict_probs(paths, weights * len(LEVELS), rows, setup.root,
-                                    flip_tta=flip_tta, batch_size=setup.batch_size, progress=progress)
+                                    flags=length_flags(setup), flip_tta=flip_tta,
+                                    batch_size=setup.batch_size, progress=progress)
 
 
-def predict_one(setup: Setup, model, rows: Sequence[LabelRow], *, flip_tta: bool = True,
-                progress: bool = False) -> dict:
+def predict_one(setup: Setup, model, rows: Sequence[LabelRow], *, flags=None,
+                flip_tta: bool = True, progress: bool = False) -> dict:
     """``{image: {task: probs}}`` of one model (a ``model.keras`` path or a loaded model) on rows
-    of its own level (notebooks 02, 03)."""
+    of its own level (notebooks 02, 03, 05); ``flags`` feed a dual-channel model."""
     from replication import prediction
 
-    return prediction.predict_probs([model], [1.0], rows, setup.root, flip_tta=flip_tta,
-                                    batch_size=setup.batch_size, progress=progress)
+    return prediction.predict_probs([model], [1.0], rows, setup.root, flags=flags,
+                                    flip_tta=flip_tta, batch_size=setup.batch_size,
+                                    progress=progress)
 
 
 def score(rows: Sequence[LabelRow], predictions: Mapping[str, Mapping[str, Any]]) -> dict:

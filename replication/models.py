@@ -255,7 +255,7 @@ def _augment_and_preprocess(spec: ModelSpec, image):
 # --------------------------------------------------------------------------- building
 
 
-def _named_backbone(spec: ModelSpec, factory: BackboneFactory) -> keras.Model:
+def named_backbone(spec: ModelSpec, factory: BackboneFactory) -> keras.Model:
     net = factory(spec)
     if len(net.outputs) != 1 or len(net.outputs[0].shape) != 2:
         raise ValueError(f"a backbone must end in global average pooling (one (batch, channels) "
@@ -282,7 +282,7 @@ def build_single(spec: ModelSpec, *,
     size = spec.image_size
     image = keras.Input((size, size, 3), name=IMAGE_INPUT)
     x = _augment_and_preprocess(spec, image)
-    x = _named_backbone(spec, backbone_factory or default_backbone)(x)
+    x = named_backbone(spec, backbone_factory or default_backbone)(x)
     x = layers.Dropout(spec.dropout, name=FEATURES)(x)
     return keras.Model(image, _heads(x, spec.tasks), name=f"{spec.level}_single_{spec.backbone}")
 
@@ -451,13 +451,14 @@ def _register_custom_layers() -> None:
             raise
 
 
-def load_model(path: str | os.PathLike) -> keras.Model:
-    """Open a ``.keras`` model file in Keras safe mode, uncompiled.
+def open_model_file(path: str | os.PathLike) -> keras.Model:
+    """Open any ``.keras`` model file in Keras safe mode, uncompiled: the one place where this
+    project reads a model file (recognition models, the human parser, the person segmenter, the
+    flat/on-model classifier).
 
     Only the Keras 3 zip format is accepted: a pickle (``.pkl``, ``.joblib``, ...), a legacy
     HDF5 or a SavedModel raises :class:`ModelFileError`, so no file can run code on loading. Safe
-    mode refuses a file with a ``Lambda`` layer (Python bytecode); the error says so. The file
-    must be a model of this module (:func:`describe` checks it).
+    mode refuses a file with a ``Lambda`` layer (Python bytecode); the error says so.
     """
     path = pathlib.Path(path)
     if path.suffix != ".keras":
@@ -470,7 +471,7 @@ def load_model(path: str | os.PathLike) -> keras.Model:
         raise ModelFileError(f"{path}: not a Keras 3 '.keras' file (not a zip archive)")
     _register_custom_layers()
     try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
     except ValueError as error:
         if "safe_mode" in str(error) or "Lambda" in str(error):
             raise ModelFileError(
@@ -479,6 +480,12 @@ def load_model(path: str | os.PathLike) -> keras.Model:
         raise ModelFileError(f"{path}: cannot load model: {error}") from None
     except (TypeError, KeyError, OSError) as error:
         raise ModelFileError(f"{path}: cannot load model: {error}") from None
+
+
+def load_model(path: str | os.PathLike) -> keras.Model:
+    """A recognition model of this module from a ``.keras`` file (:func:`open_model_file`: safe
+    mode, uncompiled); :func:`describe` checks that it is one."""
+    model = open_model_file(path)
     describe(model)
     return model
 
@@ -497,21 +504,23 @@ class FlatFlags(Protocol):
     def __call__(self, images: Sequence[str]) -> np.ndarray: ...
 
 
-class TruthFlatFlags:
-    """The synthetic set's ground-truth flags (``Truth/truth.csv``), standing in for §3.2's
-    screening until that stage exists. Raises KeyError for an image the truth does not list."""
+class FlagTable:
+    """Flat/on-model flags looked up in a table ``{image name: flat}`` (``FlatFlags``): by the
+    name a data set uses, or by a file path under ``root`` (absolute or relative to the working
+    directory). Raises KeyError for an image the table does not list, naming ``source``."""
 
-    def __init__(self, root: str | os.PathLike):
-        from .synthetic import read_truth
+    def __init__(self, flat: Mapping[str, bool], *, root: str | os.PathLike | None, source: str):
+        self._flat = dict(flat)
+        self.root = pathlib.Path(root) if root is not None else None
+        self._real_root = os.path.realpath(root) if root is not None else None
+        self.source = source
 
-        self.root = pathlib.Path(root)
-        self._flat = {image: entry["flat"] for image, entry in read_truth(self.root).items()}
-        self._real_root = os.path.realpath(self.root)
+    def __len__(self) -> int:
+        return len(self._flat)
 
     def _key(self, image: str) -> str:
-        if image in self._flat:
+        if image in self._flat or self._real_root is None:
             return image
-        # A file path (absolute or relative to the working directory) under the root.
         real = os.path.realpath(image)
         if real.startswith(os.path.join(self._real_root, "")):
             return pathlib.Path(os.path.relpath(real, self._real_root)).as_posix()
@@ -522,9 +531,19 @@ class TruthFlatFlags:
         for i, image in enumerate(images):
             key = self._key(str(image))
             if key not in self._flat:
-                raise KeyError(f"image {image!r} has no flat/on-model truth under {self.root}")
+                raise KeyError(f"image {image!r} has no flat/on-model flag in {self.source}")
             flags[i] = self._flat[key]
         return flags
+
+
+class TruthFlatFlags(FlagTable):
+    """The synthetic set's ground-truth flags (``Truth/truth.csv``)."""
+
+    def __init__(self, root: str | os.PathLike):
+        from .synthetic import read_truth
+
+        flat = {image: entry["flat"] for image, entry in read_truth(root).items()}
+        super().__init__(flat, root=root, source=f"the truth under {root}")
 
 
 def split_by_flag(rows: Sequence[LabelRow], flags: FlatFlags

@@ -97,6 +97,50 @@ _SYNTHETIC_TRAINING = {"variant": "small", "image_size": 192, "batch_size": 32,
 _PAPER_TRAINING = {"variant": "canonical", "image_size": 480, "batch_size": 32,
                    "schedule": PAPER_SCHEDULE, "val_fraction": 0.1, "normalisation": "dataset"}
 MODEL_NOTEBOOKS = ("06_per_dimension_ap", "07_base_nets", "08_doublenet")
+# The dual-channel length model (§3.3.2): notebooks 06-08 use it with the flags of notebook 04's
+# screening, as the paper does. The fusion trains on the two trained branches with their base
+# nets frozen; the paper gives no schedule for it.
+_SMOKE_LENGTH = {"length_model": "dual-screened", "fusion_schedule": [
+    {"optimizer": "adam", "learning_rate": 1e-3, "epochs": 1, "train_backbone": 0.0}]}
+_FUSION = {"length_model": "dual-screened", "fusion_schedule": [
+    {"optimizer": "adam", "learning_rate": 1e-3, "epochs": 2, "train_backbone": 0.0}]}
+
+# Notebook 04, the screening (§3.2): the classifier's schedule is the paper's optimizers and
+# rates (Adam 1e-3 x 3 epochs, 2.5e-5, 7.5e-6, SGD 4.5e-6, 1e-6). From scratch (no ImageNet
+# weights) the base net trains in every stage instead of being frozen in the first; the smoke
+# profile gives its first stage 8 epochs and a BatchNormalization momentum of 0.9
+# (``screening.build_classifier`` says why), or its tiny net would not learn in time.
+SCRATCH_SCREENING_SCHEDULE = [
+    {"optimizer": "adam", "learning_rate": 1e-3, "epochs": 3, "train_backbone": 1.0},
+    {"optimizer": "adam", "learning_rate": 2.5e-5, "epochs": 1, "train_backbone": 1.0},
+    {"optimizer": "adam", "learning_rate": 7.5e-6, "epochs": 1, "train_backbone": 1.0},
+    {"optimizer": "sgd", "learning_rate": 4.5e-6, "epochs": 1, "train_backbone": 1.0},
+    {"optimizer": "sgd", "learning_rate": 1e-6, "epochs": 1, "train_backbone": 1.0},
+]
+SMOKE_SCREENING_SCHEDULE = [{**SCRATCH_SCREENING_SCHEDULE[0], "epochs": 8},
+                            *SCRATCH_SCREENING_SCHEDULE[1:]]
+_SCREENING_DEFAULTS = {"val_fraction": 0.2, "detector": "segmenter", "parser_model": "",
+                       "threshold": None, "mask_profile": "", "classifier_weights": ""}
+_SMOKE_SCREENING = {**_SCREENING_DEFAULTS, "parser_size": 64, "parser_epochs": 10,
+                    "person_size": 64, "person_epochs": 40,
+                    "classifier_backbone": "inception_resnet_v2", "classifier_variant": "tiny",
+                    "classifier_image_size": 75, "classifier_batch_size": 8,
+                    "classifier_schedule": SMOKE_SCREENING_SCHEDULE, "classifier_bn_momentum": 0.9}
+_SYNTHETIC_SCREENING = {**_SCREENING_DEFAULTS, "parser_size": 128, "parser_epochs": 20,
+                        "person_size": 64, "person_epochs": 40,
+                        "classifier_backbone": "inception_v4", "classifier_variant": "small",
+                        "classifier_image_size": 128, "classifier_batch_size": 32,
+                        "classifier_schedule": SCRATCH_SCREENING_SCHEDULE,
+                        "classifier_bn_momentum": None}
+# The real data has no part masks: the default parser learns from the synthetic profile's set
+# (or the user gives a LIP-trained parser), and stage 2 uses the OpenCV detector, which works on
+# photos; the threshold cannot be calibrated without truth (human_parsing.DEFAULT_THRESHOLD).
+_PAPER_SCREENING = {**_SCREENING_DEFAULTS, "val_fraction": 0.1, "detector": "opencv",
+                    "mask_profile": "synthetic", "parser_size": 128, "parser_epochs": 20,
+                    "person_size": 64, "person_epochs": 40,
+                    "classifier_backbone": "inception_v4", "classifier_variant": "canonical",
+                    "classifier_image_size": 480, "classifier_batch_size": 32,
+                    "classifier_schedule": PAPER_SCHEDULE, "classifier_bn_momentum": None}
 
 # The preprocessing experiments (notebooks 02 resolution, 03 augmentation) train one design-level
 # model per input size or per augmentation arm, all with the same schedule and seed. The smoke
@@ -140,7 +184,10 @@ PROFILES: dict[str, Profile] = {
                 "01_data": {"samples_per_task": 4, "stats_max_images": 0},
                 "02_resolution": {**_sweep(_SMOKE_ABLATION), "image_sizes": RESOLUTION_SIZES["smoke"]},
                 "03_augmentation": {**_SMOKE_ABLATION, "augment_engine": "imgaug"},
-                **{nb: _SMOKE_TRAINING for nb in MODEL_NOTEBOOKS},
+                "04_screening": _SMOKE_SCREENING,
+                "05_dual_channel": {**_SMOKE_TRAINING, "backbone": "inception_resnet_v2",
+                                    "fusion_schedule": _SMOKE_LENGTH["fusion_schedule"]},
+                **{nb: {**_SMOKE_TRAINING, **_SMOKE_LENGTH} for nb in MODEL_NOTEBOOKS},
             },
         ),
         Profile(
@@ -151,7 +198,10 @@ PROFILES: dict[str, Profile] = {
                 "01_data": {"samples_per_task": 6, "stats_max_images": 0},
                 "02_resolution": {**_sweep(_SYNTHETIC_ABLATION), "image_sizes": RESOLUTION_SIZES["synthetic"]},
                 "03_augmentation": {**_SYNTHETIC_ABLATION, "augment_engine": "imgaug"},
-                **{nb: _SYNTHETIC_TRAINING for nb in MODEL_NOTEBOOKS},
+                "04_screening": _SYNTHETIC_SCREENING,
+                "05_dual_channel": {**_SYNTHETIC_TRAINING, "backbone": "inception_v4",
+                                    "fusion_schedule": _FUSION["fusion_schedule"]},
+                **{nb: {**_SYNTHETIC_TRAINING, **_FUSION} for nb in MODEL_NOTEBOOKS},
             },
         ),
         Profile(
@@ -162,7 +212,10 @@ PROFILES: dict[str, Profile] = {
                 "01_data": {"samples_per_task": 6, "stats_max_images": 0},
                 "02_resolution": {**_sweep(_PAPER_ABLATION), "image_sizes": RESOLUTION_SIZES["paper"]},
                 "03_augmentation": {**_PAPER_ABLATION, "augment_engine": "imgaug"},
-                **{nb: _PAPER_TRAINING for nb in MODEL_NOTEBOOKS},
+                "04_screening": _PAPER_SCREENING,
+                "05_dual_channel": {**_PAPER_TRAINING, "backbone": "inception_v4",
+                                    "fusion_schedule": _FUSION["fusion_schedule"]},
+                **{nb: {**_PAPER_TRAINING, **_FUSION} for nb in MODEL_NOTEBOOKS},
             },
         ),
     )

@@ -115,3 +115,16 @@ def test_the_models_normalisation_follows_the_setup_with_the_training_splits_sta
     # An unaugmented model has no engine to choose: it keeps the default, whatever is asked.
     plain = experiments.model_spec(dataset, "design", "inception_v4", train, augment_engine="keras")
     assert plain.augment == () and plain.augment_engine == "imgaug"
+
+
+def test_length_model_choice_and_its_flags_fail_clearly(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match="length_model must be one of"):
+        _setup(length_model="triple")
+    assert experiments.length_flags(_setup()) is None  # single-channel: no flags
+    monkeypatch.setattr(experiments, "screen_csv", lambda profile: tmp_path / "missing.csv")
+    with pytest.raises(FileNotFoundError, match="notebook 04"):
+        experiments.length_flags(_setup(length_model="dual-screened"))
+    with pytest.raises(FileNotFoundError, match="no Truth"):
+        experiments.flat_flags(_setup(root=tmp_path), "truth")
+    with pytest.raises(ValueError, match="source must be one of"):
+        experiments.flat_flags(_setup(), "guessed")

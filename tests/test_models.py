@@ -221,7 +221,7 @@ def test_truth_flat_flags_read_the_synthetic_truth(tmp_path) -> None:
     assert len(flat) + len(onmodel) == len(rows)
     assert all(truth[r.image]["flat"] for r in flat)
     assert not any(truth[r.image]["flat"] for r in onmodel)
-    with pytest.raises(KeyError, match="no flat/on-model truth"):
+    with pytest.raises(KeyError, match="no flat/on-model flag in the truth under"):
         flags(["Images/x/unknown.jpg"])
 
 

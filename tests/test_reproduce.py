@@ -1,6 +1,7 @@
 """The reproduction pipeline: notebook selection, failures that keep partial output, and the
 smoke reproduction of every notebook into the book, asserting on the numbers each records."""
 
+import csv
 import html
 import json
 import subprocess
@@ -245,3 +246,98 @@ def test_notebook_03_records_the_augmentation_ablation(smoke_run):
         assert (folder / f"{name}.png").stat().st_size > 10_000
     page = (REPO_ROOT / "_build" / "html" / "book" / "executed" / "03_augmentation.html").read_text()
     assert page.count("<img") >= 2 and "adding Crop hurts" in page and "augmentation helps" in page
+
+
+@pytest.mark.slow
+def test_notebook_04_scores_every_screening_stage_against_truth(smoke_run):
+    from replication import experiments, models, screening
+    from replication.tasks import get_task
+
+    numbers = json.loads((smoke_run.results_dir / "04_screening" / "numbers.json").read_text())
+    root = smoke_run.default_data_root()
+    rows, _ = fashionai.read_labels(root)
+    length = [r for r in rows if get_task(r.task).level == "length"]
+    assert numbers["images"] == len(length) and numbers["skipped"] == 0 and numbers["has_truth"]
+    # The screen CSV holds every length image; its flags are the ones chapters 5-8 read.
+    flags = screening.ScreenedFlatFlags(experiments.screen_csv("smoke"))
+    screened = flags([r.image for r in length])
+    assert len(flags) == len(length)
+    assert numbers["summary"]["flat_lay"] == int(screened.sum())
+    assert numbers["summary"]["decided_by"] == {"classifier": len(length)}
+    # Every stage is scored on the validation split against truth, per length dimension and
+    # over all; the "all" rows recount from the CSV's per-stage columns and the truth.
+    params = smoke_run.parameters("04_screening")
+    _, val = fashionai.stratified_split(rows, val_fraction=params["val_fraction"], seed=params["seed"])
+    val_length = {r.image for r in val} & {r.image for r in length}
+    assert numbers["val_images"] == len(val_length)
+    truth = models.TruthFlatFlags(root)
+    with open(experiments.screen_csv("smoke"), newline="") as handle:
+        table = [row for row in csv.DictReader(handle) if row["image"] in val_length]
+    true_flat = truth([row["image"] for row in table])
+    stages = {(s["stage"], s["task"]): s for s in numbers["stages"]}
+    tasks = {get_task(r.task).short for r in length}
+    assert set(stages) == {(stage, task) for stage in screening.STAGES for task in [*tasks, "all"]}
+    for stage, column in screening.STAGE_COLUMNS.items():
+        predicted = np.array([row[column] == "1" for row in table])
+        entry = stages[(stage, "all")]
+        assert entry["n"] == len(table)
+        assert entry["tp"] == int(np.sum(predicted & true_flat))
+        assert entry["accuracy"] == pytest.approx(np.mean(predicted == true_flat))
+    # The rule's threshold was calibrated on those images; stage 1's verdicts follow from it.
+    threshold = numbers["calibration"]["threshold"]
+    assert all((float(row["body_share"]) > threshold) == (row["parser_flat"] == "0") for row in table)
+    # The parser's IoU covers the body parts, the classifier records every schedule stage with
+    # the paper's three numbers beside stages 1, 3 and 5.
+    assert 0.0 <= numbers["parser_iou"]["mean"] <= 1.0 and "face" in numbers["parser_iou"]
+    assert [c["stage"] for c in numbers["classifier"]] == list(range(1, len(params["classifier_schedule"]) + 1))
+    assert {c["stage"]: c["paper_acc"] for c in numbers["classifier"] if c["paper_acc"]} == \
+        screening.PAPER_CLASSIFIER_ACCURACY
+    # OpenCV's detector on the scikit-image photos: the people are found, no false alarm.
+    outcomes = {p["photo"]: p["outcome"] for p in numbers["opencv_photos"]}
+    assert outcomes == {"astronaut": "hit", "camera": "hit", "coffee": "correct rejection",
+                        "chelsea": "correct rejection", "rocket": "correct rejection"}
+    assert set(numbers["detectors_on_val"]) == {"opencv", "segmenter"}
+    page = (REPO_ROOT / "_build" / "html" / "book" / "executed" / "04_screening.html").read_text()
+    assert page.count("<img") >= 4 and "the classifier reaches accuracy 0.957" in page
+
+
+@pytest.mark.slow
+def test_notebook_05_compares_single_and_dual_channel_per_length_dimension(smoke_run):
+    from replication.tasks import tasks_of_level
+
+    numbers = json.loads((smoke_run.results_dir / "05_dual_channel" / "numbers.json").read_text())
+    arms = numbers["arms"]
+    assert set(arms) == {"single", "dual (truth flags)", "dual (screened flags)"}
+    length = [t.key for t in tasks_of_level("length")]
+    for name, arm in arms.items():
+        assert set(arm["tasks"]) == set(length)
+        assert arm["mAP"] == pytest.approx(np.mean([arm["tasks"][k]["ap"] for k in length]))
+        assert sum(arm["tasks"][k]["n"] for k in length) == numbers["val_images"]
+    # Same data and schedule for every arm: the single model and each branch share the spec's
+    # training configuration, the branches split the training rows between them.
+    single = _run_config(numbers["models"]["single"])
+    for source in ("truth", "screened"):
+        fusion = _run_config(numbers["models"][f"dual ({source} flags)"])
+        assert fusion["spec"]["channels"] == "dual" and fusion["train_data"] == single["train_data"]
+        assert fusion["schedule"] == numbers["fusion_schedule"]
+        branches = [_run_config(fusion["spec"][key]) for key in ("flat_model", "onmodel_model")]
+        for branch in branches:
+            assert branch["schedule"] == single["schedule"] == numbers["schedule"]
+            assert branch["spec"] == single["spec"]
+        counts = {d["split"]: d for d in numbers["domains"] if d["flags"] == source}
+        assert counts["train"]["flat-lay"] + counts["train"]["on-model"] == numbers["train_images"]
+        # The verdict follows from the per-dimension accuracies.
+        better = [t.short for t in tasks_of_level("length")
+                  if arms[f"dual ({source} flags)"]["tasks"][t.key]["acc"] > arms["single"]["tasks"][t.key]["acc"]]
+        claim = numbers["claims"][source]
+        assert claim["dimensions_better"] == better
+        assert claim["every_dimension"] == (len(better) == len(length))
+        gap = claim["acc_gap"]
+        assert gap["gap"] == pytest.approx(arms[f"dual ({source} flags)"]["acc"] - arms["single"]["acc"], abs=1e-9)
+    # The screened dual-channel model is the length model of chapters 6-8 (same backbone).
+    later = json.loads((smoke_run.results_dir / "06_per_dimension_ap" / "numbers.json").read_text())
+    backbone = numbers["backbone"]
+    assert later["models"][f"length-{backbone}"] == numbers["models"]["dual (screened flags)"]
+    assert (smoke_run.results_dir / "05_dual_channel" / "fig3_dual_vs_single.png").stat().st_size > 10_000
+    page = (REPO_ROOT / "_build" / "html" / "book" / "executed" / "05_dual_channel.html").read_text()
+    assert page.count("<img") >= 1 and "dual-channel beats single-channel on every length dimension" in page
