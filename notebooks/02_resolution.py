@@ -46,7 +46,6 @@ inception_resnet_v2_weights = ""  # keras.applications InceptionResNetV2 weights
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 

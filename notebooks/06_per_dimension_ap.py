@@ -56,7 +56,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from replication import experiments, results
-from replication.tasks import TASKS, get_task
+from replication.tasks import TASKS
 
 NOTEBOOK = "06_per_dimension_ap"
 setup = experiments.setup_from_parameters(

@@ -74,7 +74,7 @@ def cmd_predict(args) -> int:
 
 
 def cmd_screen(args) -> int:
-    from replication import models, screening
+    from replication import fashionai, models, screening
     from replication.profiles import REPO_ROOT
 
     work = args.work or REPO_ROOT / "results" / "screen" / args.root.resolve().name
@@ -84,7 +84,8 @@ def cmd_screen(args) -> int:
             classifier_model=args.classifier, threshold=args.threshold,
             parser_epochs=args.parser_epochs, person_epochs=args.person_epochs, seed=args.seed,
             progress=not args.no_progress)
-    except (FileNotFoundError, ValueError, KeyError, models.ModelFileError) as err:
+    except (FileNotFoundError, ValueError, KeyError, models.ModelFileError,
+            fashionai.DataError) as err:
         return _error(str(err).strip("'\""))
     for image, reason in screened.skipped:
         print(f"skipped {image}: {reason}", file=sys.stderr)

@@ -214,7 +214,8 @@ def _speed_callback(n_images: int, batch_size: int):
 def train_model(setup: Setup, level: str, backbone: str, train: Sequence[LabelRow],
                 val: Sequence[LabelRow], *, image_size: int | None = None,
                 augment: Sequence[str] = (), augment_engine: str | None = None,
-                tag: str | None = None, validate: bool = True, progress: bool = True) -> Path:
+                tag: str | None = None, validate: bool = True, progress: bool = True,
+                normalise_on: Sequence[LabelRow] | None = None) -> Path:
     """Train (or resume, or reuse) one single-channel model; returns its ``model.keras``.
 
     Without options it is the setup's model (notebooks 06-08). ``image_size`` (notebook 02) and
@@ -222,11 +223,14 @@ def train_model(setup: Setup, level: str, backbone: str, train: Sequence[LabelRo
     to training images only) make a variant; give it a ``tag`` so that it gets a folder of its own.
     ``validate`` scores the level's validation rows after every epoch (``log.csv``'s ``val_*``
     columns); a notebook that only scores the finished model can save that time.
+    ``normalise_on`` (default ``train``) are the rows whose statistics the ``dataset``
+    normalisation uses: a dual-channel branch trains on one domain's rows but normalises as the
+    whole training split does.
     """
     from replication import training
 
-    spec = model_spec(setup, level, backbone, train, image_size=image_size, augment=augment,
-                      augment_engine=augment_engine)
+    spec = model_spec(setup, level, backbone, normalise_on or train, image_size=image_size,
+                      augment=augment, augment_engine=augment_engine)
     rows = of_level(train, level)
     out_dir = model_dir(setup, level, backbone, tag)
     speed = _speed_callback(len(rows), setup.batch_size)
@@ -339,13 +343,19 @@ def flat_flags(setup: Setup, source: str):
                                     "the true flags; use the screened ones")
         return models.TruthFlatFlags(setup.root)
     if source == "screened":
+        from replication import results
+
         path = screen_csv(setup.profile)
+        rerun = (f"(python -m replication reproduce --profile {setup.profile} --only 04, with "
+                 "the same data root)")
         if not path.exists():
-            raise FileNotFoundError(
-                f"{path} not found: the dual-channel length model needs the screening of "
-                f"notebook 04 first (python -m replication reproduce --profile {setup.profile} "
-                "--only 04)")
-        return screening.ScreenedFlatFlags(path)
+            raise FileNotFoundError(f"{path} not found: the dual-channel length model needs the "
+                                    f"screening of notebook 04 first {rerun}")
+        screened_data = results.load(setup.profile, SCREENING_NOTEBOOK).get("data_fingerprint")
+        if screened_data != screening.data_fingerprint(setup.root):
+            raise ValueError(f"{path} screens another data set than {setup.root} (or an older "
+                             f"rendering of it): rerun notebook 04 {rerun}")
+        return screening.ScreenedFlatFlags(path, root=setup.root)
     raise ValueError(f"source must be one of {FLAG_SOURCES}, got {source!r}")
 
 
@@ -377,7 +387,7 @@ def train_dual(setup: Setup, backbone: str, train: Sequence[LabelRow], val: Sequ
                          f"({len(flat_rows)} flat-lay, {len(onmodel_rows)} on-model): a "
                          "dual-channel model needs both")
     branches = [train_model(setup, "length", backbone, part, part_val, tag=f"{name}-{tag}",
-                            progress=progress)
+                            normalise_on=train, progress=progress)
                 for name, part, part_val in (("flat", flat_rows, flat_val),
                                              ("onmodel", onmodel_rows, onmodel_val))]
     spec = replace(model_spec(setup, "length", backbone, train), channels="dual",

@@ -37,6 +37,8 @@ ON_MODEL_GROUPS: dict[str, tuple[int, ...]] = {
 """§3.2's body parts as LIP labels: head (LIP's label for the head is hair) and face, arms, legs,
 feet (LIP's shoes)."""
 LIP_NAMES: tuple[str, ...] = tuple(sorted(LIP, key=LIP.get))
+JPPNET_INPUT = 384
+"""JPPNet's inference size (``evaluate_parsing_JPPNet-s2.py``): where a parser takes any size."""
 DEFAULT_THRESHOLD = 0.002
 """The rule's share of pixels where no truth is at hand to calibrate it (real data): 0.2 % of the
 image, a few hundred pixels at 480 px."""
@@ -58,20 +60,32 @@ class KerasHumanParser:
 
     The model must take ``(None, S, S, 3)`` RGB images with values 0..255 (a model that expects
     another input range must carry its own scaling layer, as this project's models do) and give
-    ``(None, S, S, 20)`` LIP class scores (probabilities or logits: only the argmax is used).
-    Images of any size are resized to ``S x S`` bilinearly.
+    LIP class scores ``(None, S', S', 20)`` (probabilities or logits: only the argmax is used).
+    A fully convolutional model that takes any size, ``(None, None, None, 3)``, runs at ``size``
+    (default :data:`JPPNET_INPUT`, JPPNet's own). An output coarser than the input (a stride-8
+    parser, as JPPNet's) is brought back to ``S x S`` by nearest-neighbour sampling. Images of any
+    size are resized to ``S x S`` bilinearly.
     """
 
-    def __init__(self, path: str | os.PathLike, *, batch_size: int = 32):
+    def __init__(self, path: str | os.PathLike, *, size: int | None = None,
+                 batch_size: int = 32):
         from .models import ModelFileError, open_model_file
 
         self.path = pathlib.Path(path)
         self.model = open_model_file(self.path)
-        try:
-            self.size = segmentation.input_size(self.model)
-        except ValueError as error:
-            raise ModelFileError(f"{self.path}: not a human parser: {error}") from None
-        classes = int(self.model.output_shape[-1])
+        shape, out = tuple(self.model.input_shape), tuple(self.model.output_shape)
+        if len(shape) != 4 or shape[3] != 3 or len(out) != 4:
+            raise ModelFileError(f"{self.path}: not a human parser: it takes {shape} and gives "
+                                 f"{out}; a parser takes (None, S, S, 3) RGB images and gives "
+                                 "(None, S', S', 20) class scores")
+        if shape[1] is None or shape[2] is None:
+            self.size = int(size or JPPNET_INPUT)
+        elif shape[1] != shape[2] or (size is not None and size != shape[1]):
+            raise ModelFileError(f"{self.path}: takes {shape[1]} x {shape[2]} images; a parser "
+                                 f"here takes square ones{f' of {size} px' if size else ''}")
+        else:
+            self.size = int(shape[1])
+        classes = int(out[-1])
         if classes != segmentation.N_LIP_CLASSES:
             raise ModelFileError(f"{self.path}: a LIP human parser gives "
                                  f"{segmentation.N_LIP_CLASSES} classes per pixel; this model "
@@ -80,8 +94,14 @@ class KerasHumanParser:
         self.batch_size = batch_size
 
     def parse(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        probs = segmentation.predict_probs(self.model, images, batch_size=self.batch_size)
-        return probs.argmax(axis=-1).astype(np.uint8)
+        probs = segmentation.predict_probs(self.model, images, batch_size=self.batch_size,
+                                           size=self.size)
+        maps = probs.argmax(axis=-1).astype(np.uint8)
+        if maps.shape[1:] != (self.size, self.size):  # a coarser output: nearest neighbour
+            rows = (np.arange(self.size) * maps.shape[1]) // self.size
+            cols = (np.arange(self.size) * maps.shape[2]) // self.size
+            maps = maps[:, rows][:, :, cols]
+        return maps
 
 
 # --------------------------------------------------------------------------- the rule
@@ -133,10 +153,11 @@ def train_default_parser(root: str | os.PathLike, images: Sequence[str], *, out_
     ``label.csv``, the training split); returns its ``model.keras`` under ``out_dir``."""
     import keras
 
-    config = {"root": str(pathlib.Path(root).resolve()),
-              "images": segmentation.images_digest(images), "size": size, "epochs": epochs,
-              "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed,
-              "arch": "parser"}
+    from .screening import data_fingerprint
+
+    config = {"data": data_fingerprint(root), "images": segmentation.images_digest(images),
+              "size": size, "epochs": epochs, "batch_size": batch_size,
+              "learning_rate": learning_rate, "seed": seed, "arch": "parser"}
 
     def train():
         x, parts, _ = segmentation.load_masked_images(root, images, size, progress=progress)

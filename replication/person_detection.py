@@ -386,8 +386,9 @@ def train_default_segmenter(root: str | os.PathLike, images: Sequence[str], *, o
 
     from . import segmentation
 
-    config = {"root": str(pathlib.Path(root).resolve()),
-              "images": segmentation.images_digest(images),
+    from .screening import data_fingerprint
+
+    config = {"data": data_fingerprint(root), "images": segmentation.images_digest(images),
               "size": size, "epochs": epochs, "batch_size": batch_size,
               "learning_rate": learning_rate, "seed": seed, "arch": "person"}
 

@@ -30,7 +30,7 @@ import hashlib
 import os
 import pathlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -80,6 +80,9 @@ class Screened:
     skipped: list[tuple[str, str]]
     classifier_flat_prob: np.ndarray | None = None
     threshold: float | None = None
+    classifier_used: bool = True
+    """False where the classifier ran but did no better on the validation split than always
+    answering the majority class (:func:`classifier_beats_majority`): the re-screen decides."""
 
     @property
     def classifier_flat(self) -> np.ndarray | None:
@@ -87,11 +90,13 @@ class Screened:
 
     @property
     def flat(self) -> np.ndarray:
-        """The final verdict: the classifier's where it ran, else the re-screen's."""
-        return self.classifier_flat if self.classifier_flat is not None else self.rescreen_flat
+        """The final verdict: the classifier's where it ran and is used, else the re-screen's."""
+        if self.classifier_flat is not None and self.classifier_used:
+            return self.classifier_flat
+        return self.rescreen_flat
 
     def decided_by(self) -> list[str]:
-        if self.classifier_flat_prob is not None:
+        if self.classifier_flat_prob is not None and self.classifier_used:
             return ["classifier"] * len(self.images)
         out = []
         for task, stage1_flat in zip(self.tasks, self._parser_or_none()):
@@ -227,6 +232,9 @@ def classifier_probs(model: keras.Model, paths: Sequence[os.PathLike | str], *,
     """The classifier's flat-lay probability per image."""
     if not len(paths):
         return np.zeros(0, dtype=np.float32)
+    if model.output_names != [FLAT_HEAD] or tuple(model.output_shape)[1:] != (2,):
+        raise models.ModelFileError(f"model {model.name!r} is not a flat/on-model classifier (one "
+                                    f"two-way output {FLAT_HEAD!r}; notebook 04 trains one)")
     size = int(model.input_shape[1])
     batches = training.ImageBatches(list(paths), image_size=size, batch_size=batch_size)
     return np.asarray(model.predict(batches, verbose=0), dtype=np.float32)[:, 1]
@@ -247,7 +255,8 @@ def train_classifier(root: os.PathLike | str, train_images: Sequence[str],
     stages = training.parse_schedule(schedule)
     train_paths = [safe_image_path(root, image) for image in train_images]
     val_paths = [safe_image_path(root, image) for image in val_images]
-    config = {"spec": spec.to_dict(), "schedule": [vars(s) for s in stages],
+    config = {"data": data_fingerprint(root), "spec": spec.to_dict(),
+              "schedule": [vars(s) for s in stages],
               "train": _digest(train_images, train_flat), "val": _digest(val_images, val_flat),
               "batch_size": batch_size, "seed": seed, "bn_momentum": bn_momentum}
     if len(set(np.asarray(train_flat, dtype=bool).tolist())) < 2:
@@ -282,6 +291,18 @@ def train_classifier(root: os.PathLike | str, train_images: Sequence[str],
         return model, history
 
     return segmentation.cached_model(out_dir, "classifier", config, fit)
+
+
+def classifier_beats_majority(predicted_flat: np.ndarray, cascade_flat: np.ndarray) -> dict:
+    """Whether the classifier's validation verdicts agree with the cascade's labels more often
+    than always answering the cascade's majority class does. A classifier that does not (a net
+    trained from scratch that learnt nothing, or the paper's frozen first stage without ImageNet
+    weights) must not overrule the cascade: :func:`screen_dataset` then keeps stage 2's verdicts
+    and says so."""
+    predicted, labels = np.asarray(predicted_flat, bool), np.asarray(cascade_flat, bool)
+    accuracy = float(np.mean(predicted == labels)) if len(labels) else float("nan")
+    majority = float(max(labels.mean(), 1 - labels.mean())) if len(labels) else float("nan")
+    return {"accuracy": accuracy, "majority": majority, "used": bool(accuracy > majority)}
 
 
 def _digest(images: Sequence[str], flags) -> str:
@@ -396,16 +417,20 @@ def flags_digest(flags: models.FlatFlags, images: Sequence[str]) -> str:
 # --------------------------------------------------------------------------- a folder or a root
 
 
-def list_images(root: os.PathLike | str) -> tuple[list[str], list[str]]:
+def list_images(root: os.PathLike | str, skipped: list | None = None
+                ) -> tuple[list[str], list[str]]:
     """The length-level images to screen under ``root`` and their dimensions: the length rows of
     ``Annotations/label.csv`` where there is one (FashionAI layout), else every image file below
-    ``root`` (sorted; dimension empty)."""
+    ``root`` (sorted; dimension empty). Rows of ``label.csv`` that cannot be used (a missing
+    image, a bad label, an unsafe path) are appended to ``skipped`` as ``(file and row, why)``."""
     from .fashionai import LABEL_CSV, read_labels
     from .tasks import get_task
 
     root = pathlib.Path(root)
     if (root / LABEL_CSV).exists():
-        rows, _ = read_labels(root)
+        rows, problems = read_labels(root)
+        if skipped is not None:
+            skipped.extend((f"{p.file}, row {p.row}", f"{p.kind}: {p.message}") for p in problems)
         rows = [r for r in rows if get_task(r.task).level == "length"]
         return [r.image for r in rows], [r.task for r in rows]
     if not root.is_dir():
@@ -416,6 +441,21 @@ def list_images(root: os.PathLike | str) -> tuple[list[str], list[str]]:
         raise FileNotFoundError(f"{root}: no {LABEL_CSV} and no image files "
                                 f"({', '.join(IMAGE_SUFFIXES)}) below it")
     return files, [""] * len(files)
+
+
+def data_fingerprint(root: os.PathLike | str) -> str:
+    """A short hash of what a data root holds: its resolved path, ``label.csv`` and (synthetic)
+    ``Truth/truth.csv`` and ``Truth/synthetic.json``. It keys every model trained here and marks
+    the screen CSV, so that a re-rendered or different data set never reuses them."""
+    from .fashionai import LABEL_CSV
+    from .synthetic import PARAMS_JSON, TRUTH_CSV
+
+    root = pathlib.Path(root).resolve()
+    digest = hashlib.sha256(str(root).encode())
+    for name in (LABEL_CSV, TRUTH_CSV, PARAMS_JSON):
+        path = root / name
+        digest.update(name.encode() + (path.read_bytes() if path.exists() else b"-"))
+    return digest.hexdigest()[:16]
 
 
 def has_truth(root: os.PathLike | str) -> bool:
@@ -444,7 +484,9 @@ def summary(screened: Screened) -> dict:
     flat = screened.flat
     return {"images": len(screened.images), "flat_lay": int(np.sum(flat)),
             "on_model": int(len(flat) - np.sum(flat)), "decided_by": decided,
-            "skipped": len(screened.skipped), "threshold": screened.threshold}
+            "skipped": len(screened.skipped), "threshold": screened.threshold,
+            "classifier_used": (screened.classifier_used
+                                if screened.classifier_flat_prob is not None else None)}
 
 
 def history_table(model_path: os.PathLike | str) -> list[dict]:
@@ -477,7 +519,7 @@ class ScreeningConfig:
     threshold: float | None = None
     """The rule's share of pixels; None: calibrated on the validation images against truth
     (:data:`human_parsing.DEFAULT_THRESHOLD` where there is no truth)."""
-    classifier: Mapping | None = field(default_factory=dict)
+    classifier: Mapping | None = None
     """Stage 3: ``backbone``, ``variant``, ``image_size``, ``batch_size``, ``schedule`` (and
     optionally ``weights``, ``bn_momentum``: :func:`build_classifier`); None skips it."""
     mask_root: str = ""
@@ -489,6 +531,10 @@ class ScreeningConfig:
     def __post_init__(self) -> None:
         if self.detector not in DETECTORS:
             raise ValueError(f"detector must be one of {DETECTORS}, got {self.detector!r}")
+        if self.classifier is not None:
+            missing = {"backbone", "variant", "image_size", "schedule"} - set(self.classifier)
+            if missing:
+                raise ValueError(f"classifier options lack {sorted(missing)}")
 
 
 DETECTORS = ("segmenter", "opencv")
@@ -506,6 +552,8 @@ class ScreeningRun:
     person_model: pathlib.Path | None
     calibration: dict
     classifier_model: pathlib.Path | None
+    classifier_check: dict | None = None
+    """:func:`classifier_beats_majority` on the validation split: whether its verdicts are used."""
 
 
 def make_detector(name: str, person_model: os.PathLike | str | None = None) -> PersonDetector:
@@ -533,7 +581,8 @@ def screen_dataset(root: os.PathLike | str, train_images: Sequence[str],
 
     root = pathlib.Path(root)
     work_dir = pathlib.Path(work_dir)
-    images, tasks = list_images(root)
+    unusable: list[tuple[str, str]] = []
+    images, tasks = list_images(root, unusable)
     truth = has_truth(root)
     val_set = set(val_images)
     mask_root, mask_images = root, list(train_images)
@@ -563,6 +612,7 @@ def screen_dataset(root: os.PathLike | str, train_images: Sequence[str],
     # Stage 1's scores do not depend on the threshold: screen once, calibrate, apply.
     screened = run_cascade(paths, images, tasks, parser=parser, detector=detector,
                            threshold=config.threshold or 0.0, progress=progress)
+    screened.skipped[:0] = unusable
     val = np.array([image in val_set for image in screened.images], dtype=bool)
     if config.threshold is not None:
         calibration = {"threshold": float(config.threshold), "source": "given"}
@@ -596,9 +646,13 @@ def screen_dataset(root: os.PathLike | str, train_images: Sequence[str],
             models.open_model_file(classifier_model),
             [safe_image_path(root, image) for image in screened.images],
             batch_size=int(options.get("batch_size", 32)))
+        check = classifier_beats_majority(screened.classifier_flat[val],
+                                          screened.rescreen_flat[val])
+        screened.classifier_used = check["used"]
     return ScreeningRun(screened=screened, val=val, parser_model=parser_model,
                         person_model=person_model, calibration=calibration,
-                        classifier_model=classifier_model)
+                        classifier_model=classifier_model,
+                        classifier_check=check if classifier_model else None)
 
 
 def screen_root(root: os.PathLike | str, *, work_dir: os.PathLike | str,
@@ -620,7 +674,8 @@ def screen_root(root: os.PathLike | str, *, work_dir: os.PathLike | str,
     from .fashionai import stratified_split
 
     root = pathlib.Path(root)
-    images, tasks = list_images(root)
+    unusable: list[tuple[str, str]] = []
+    images, tasks = list_images(root, unusable)
     synthetic = has_truth(root) and images and tasks[0] != ""
     if detector not in ("auto", *DETECTORS):
         raise ValueError(f"detector must be auto or one of {DETECTORS}, got {detector!r}")
@@ -648,6 +703,7 @@ def screen_root(root: os.PathLike | str, *, work_dir: os.PathLike | str,
         screened = run_cascade([root / image for image in images], images, tasks, parser=parser,
                                detector=make_detector("opencv"), threshold=value,
                                progress=progress)
+        screened.skipped[:0] = unusable
     if classifier_model is not None:
         screened.classifier_flat_prob = classifier_probs(
             models.open_model_file(classifier_model), [root / image for image in screened.images])

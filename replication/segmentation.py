@@ -232,10 +232,11 @@ def input_size(model: keras.Model) -> int:
 
 
 def predict_probs(model: keras.Model, images: Sequence[np.ndarray] | np.ndarray, *,
-                  batch_size: int = 32) -> np.ndarray:
-    """Per-pixel class probabilities ``(N, S, S, C)`` for images of any size (each resized to the
-    model's square input, RGB 0..255)."""
-    size = input_size(model)
+                  batch_size: int = 32, size: int | None = None) -> np.ndarray:
+    """Per-pixel class scores ``(N, S', S', C)`` for images of any size, each resized to the
+    ``size`` x ``size`` input (RGB 0..255; default: the model's :func:`input_size`). ``S'`` is the
+    model's output side (``S`` for the nets of this module)."""
+    size = size or input_size(model)
     if not len(images):
         return np.zeros((0, size, size, int(model.output_shape[-1])), dtype=np.float32)
     out = []

@@ -3,7 +3,6 @@
 import csv
 import json
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -119,11 +118,14 @@ def test_screen_writes_its_csv_for_a_synthetic_root(tmp_path, capsys):
             assert row["decided_by"] == "detector" and row["flat"] == str(1 - int(row["person_found"]))
         else:
             assert row["decided_by"] == ("parser" if row["parser_flat"] == "1" else "parser+detector")
-    # The second run reuses the trained models and writes the same file.
+    # The second run reuses the trained models (not touched) and writes the same file.
     first = out.read_text()
+    trained = {path: path.stat().st_mtime_ns for path in (tmp_path / "w").rglob("*.keras")}
+    assert len(trained) == 2  # the parser and the person segmenter
     assert cli.main(args) == 0
     capsys.readouterr()
     assert out.read_text() == first
+    assert {path: path.stat().st_mtime_ns for path in (tmp_path / "w").rglob("*.keras")} == trained
 
 
 def test_screen_names_a_bad_root_or_model(tmp_path, capsys):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 from pathlib import Path
 
@@ -69,7 +68,7 @@ def messy(tmp_path: Path) -> Path:
         f"{img}/a.jpg,{COLLAR},nynnn",          # 1 ok
         "only,two",                              # 2 malformed_row (2 columns)
         f"{img}/b.jpg,{COLLAR},",                # 3 malformed_row (empty field)
-        f"Images/foo/c.jpg,foo_labels,nyn",      # 4 unknown_task
+        "Images/foo/c.jpg,foo_labels,nyn",       # 4 unknown_task
         f"{img}/b.jpg,{COLLAR},nyn",             # 5 bad_label (length 3, not 5)
         f"{img}/b.jpg,{COLLAR},nnnnn",           # 6 bad_label (no y)
         f"{img}/b.jpg,{COLLAR},yynnn",           # 7 bad_label (two y)

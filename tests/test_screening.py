@@ -785,3 +785,35 @@ def test_screened_flags_find_images_by_file_path_under_their_root(tmp_path) -> N
     assert flags([str(tmp_path / "Images/t/b.jpg"), "Images/t/a.jpg"]).tolist() == [False, True]
     with pytest.raises(KeyError, match="screen.csv"):
         ScreenedFlatFlags(path)([str(tmp_path / "Images/t/b.jpg")])  # no root: names only
+
+
+def test_keras_parser_adapter_takes_any_size_and_coarse_outputs(tmp_path) -> None:
+    """A user's LIP parser need not be this project's shape: a fully convolutional model (any
+    input size) runs at the size given, and a stride-2 output comes back at the input side."""
+    image = keras.Input((None, None, 3), name="image")
+    x = layers.Conv2D(20, 3, strides=2, padding="same", name="scores")(image)
+    path = tmp_path / "coarse.keras"
+    keras.Model(image, x).save(path)
+    parser = KerasHumanParser(path, size=32)
+    maps = parser.parse([np.zeros((50, 40, 3), np.uint8), np.full((20, 20, 3), 200, np.uint8)])
+    assert parser.size == 32 and maps.shape == (2, 32, 32) and maps.dtype == np.uint8
+    # A nearest-neighbour upsampling of the stride-2 argmax: each label fills a 2x2 block.
+    assert (maps[:, ::2, ::2] == maps[:, 1::2, 1::2]).all()
+    assert KerasHumanParser(path).size == human_parsing.JPPNET_INPUT
+
+
+def test_a_classifier_no_better_than_the_majority_class_does_not_overrule_the_cascade() -> None:
+    """Its verdicts are used only when they agree with the cascade's labels more often than the
+    cascade's majority class does; otherwise the re-screen decides, and decided_by says so."""
+    labels = np.array([True, False, False, False])
+    assert screening.classifier_beats_majority(np.zeros(4, bool), labels) == \
+        {"accuracy": 0.75, "majority": 0.75, "used": False}
+    assert screening.classifier_beats_majority(labels, labels)["used"] is True
+    screened = Screened(images=["a", "b"], tasks=["skirt_length_labels"] * 2,
+                        body_share=np.zeros(2), parser_flat=np.array([True, True]),
+                        person_found=np.array([True, False]),
+                        rescreen_flat=np.array([False, True]), skipped=[],
+                        classifier_flat_prob=np.array([0.9, 0.1]))
+    assert screened.flat.tolist() == [True, False] and screened.decided_by() == ["classifier"] * 2
+    screened.classifier_used = False
+    assert screened.flat.tolist() == [False, True] and screened.decided_by() == ["detector"] * 2
