@@ -37,7 +37,7 @@ variant = "tiny"  # base net size: tiny | small | canonical
 image_sizes = [75, 96]  # input sides in pixels, one model each (the paper chose 480; >= 75)
 batch_size = 16
 schedule = [  # (optimizer, learning rate, epochs, share of the base net that trains) per stage
-    {"optimizer": "adam", "learning_rate": 2e-3, "epochs": 2, "train_backbone": 1.0},
+    {"optimizer": "adam", "learning_rate": 2e-3, "epochs": 3, "train_backbone": 1.0},
 ]
 val_fraction = 0.2
 normalisation = "inception"  # inception | dataset | per_image | paper_literal (§3.1.2 (1))

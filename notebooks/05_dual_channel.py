@@ -38,8 +38,7 @@ variant = "tiny"  # base net size: tiny | small | canonical
 image_size = 96  # input side in pixels (the paper: 480)
 batch_size = 16
 schedule = [  # each branch and the single-channel model (optimizer, rate, epochs, trained share)
-    {"optimizer": "adam", "learning_rate": 2e-3, "epochs": 2, "train_backbone": 1.0},
-    {"optimizer": "sgd", "learning_rate": 1e-3, "epochs": 1, "train_backbone": 1.0},
+    {"optimizer": "adam", "learning_rate": 2e-3, "epochs": 3, "train_backbone": 1.0},
 ]
 fusion_schedule = [  # the fusion, on the two trained branches (their base nets frozen)
     {"optimizer": "adam", "learning_rate": 1e-3, "epochs": 1, "train_backbone": 0.0},

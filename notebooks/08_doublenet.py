@@ -29,8 +29,7 @@ variant = "tiny"  # base net size: tiny | small | canonical
 image_size = 96  # input side in pixels (the paper: 480)
 batch_size = 16
 schedule = [  # (optimizer, learning rate, epochs, share of the base net that trains) per stage
-    {"optimizer": "adam", "learning_rate": 2e-3, "epochs": 2, "train_backbone": 1.0},
-    {"optimizer": "sgd", "learning_rate": 1e-3, "epochs": 1, "train_backbone": 1.0},
+    {"optimizer": "adam", "learning_rate": 2e-3, "epochs": 3, "train_backbone": 1.0},
 ]
 val_fraction = 0.2
 normalisation = "inception"  # inception | dataset | per_image | paper_literal (§3.1.2 (1))

@@ -68,3 +68,19 @@ def test_the_preprocessing_experiments_and_the_normalisation_mode_per_profile():
     # The paper normalises with its data set's own statistics (§3.1.2 (1)).
     assert profiles.get_profile("paper").parameters("06_per_dimension_ap")["normalisation"] == "dataset"
     assert profiles.get_profile("smoke").parameters("06_per_dimension_ap")["normalisation"] == "inception"
+
+
+def test_notebook_defaults_are_the_smoke_profile():
+    """A student who runs a notebook by hand gets what ``reproduce --profile smoke`` runs."""
+    import jupytext
+
+    from replication import reproduce
+
+    smoke = profiles.get_profile("smoke")
+    for source in reproduce.list_notebooks():
+        cell = [c for c in jupytext.read(source).cells
+                if "parameters" in c.get("metadata", {}).get("tags", [])][0]
+        defaults: dict = {}
+        exec(cell.source, defaults)
+        injected = {k: v for k, v in smoke.parameters(source.stem).items() if k != "data_root"}
+        assert {k: defaults[k] for k in injected} == injected, source.stem
