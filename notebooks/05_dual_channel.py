@@ -145,7 +145,9 @@ for ax, metric in zip(axes, ("acc", "AP")):
     ax.set_ylabel(metric + (" (eq. 8)" if metric == "acc" else " (official metric)"))
 axes[0].set_title(f"Fig. 3 replicated: accuracy per length dimension ({profile} profile)")
 axes[1].set_title("AP per length dimension")
-axes[1].legend(loc="lower right", fontsize=8)
+# Below both panels, outside the axes, so that no bar is hidden behind it.
+fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=len(arms),
+           frameon=False)
 results.save_figure(fig, profile, NOTEBOOK, "fig3_dual_vs_single")
 
 # %% [markdown]
