@@ -265,10 +265,10 @@ else:
 csv_path = screening.write_screen(screened, experiments.screen_csv(profile))
 summary = screening.summary(screened)
 check = run.classifier_check
-print(f"classifier on the validation split: accuracy {check['accuracy']:.3f} against the "
-      f"cascade's labels, always answering their majority class {check['majority']:.3f}: "
+print(f"classifier on {check['on']} ({check['images']} images): accuracy {check['accuracy']:.3f} "
+      f"against the cascade's labels, always answering their majority class {check['majority']:.3f}: "
       + ("its verdicts are final" if check["used"] else
-         "it does no better, so the re-screen's verdicts stay final (screening.classifier_beats_majority)"))
+         "it does no better, so the re-screen's verdicts stay final (screening.check_classifier)"))
 print(f"{csv_path}: {summary['flat_lay']} flat-lay, {summary['on_model']} on-model, "
       f"decided by {summary['decided_by']}")
 

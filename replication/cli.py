@@ -79,7 +79,7 @@ def cmd_screen(args) -> int:
 
     work = args.work or REPO_ROOT / "results" / "screen" / args.root.resolve().name
     try:
-        screened, calibration = screening.screen_root(
+        screened, calibration, classifier_check = screening.screen_root(
             args.root, work_dir=work, parser_model=args.parser, detector=args.detector,
             classifier_model=args.classifier, threshold=args.threshold,
             parser_epochs=args.parser_epochs, person_epochs=args.person_epochs, seed=args.seed,
@@ -90,7 +90,8 @@ def cmd_screen(args) -> int:
     for image, reason in screened.skipped:
         print(f"skipped {image}: {reason}", file=sys.stderr)
     path = screening.write_screen(screened, args.out)
-    _print_json({"csv": str(path), "calibration": calibration, **screening.summary(screened)})
+    _print_json({"csv": str(path), "calibration": calibration, **screening.summary(screened),
+                 "classifier_check": classifier_check})
     return 0
 
 
@@ -203,7 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stage 2's person detector (auto: the learned segmenter on a synthetic "
                         "root, OpenCV HOG + Haar faces elsewhere)")
     p.add_argument("--classifier", type=Path, default=None, metavar="MODEL.keras",
-                   help="stage 3: a flat/on-model classifier (notebook 04 trains one)")
+                   help="stage 3: a flat/on-model classifier (notebook 04 trains one); on a "
+                        "synthetic root used only where it beats the majority class on the "
+                        "validation split, as in notebook 04")
     p.add_argument("--threshold", type=float, default=None,
                    help="the rule's share of pixels (default: calibrated on a synthetic root's "
                         "validation split, else 0.002)")

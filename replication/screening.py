@@ -305,6 +305,19 @@ def classifier_beats_majority(predicted_flat: np.ndarray, cascade_flat: np.ndarr
     return {"accuracy": accuracy, "majority": majority, "used": bool(accuracy > majority)}
 
 
+def check_classifier(screened: Screened, val: np.ndarray) -> dict:
+    """Whether stage 3's verdicts stand: :func:`classifier_beats_majority` on the validation
+    images (on all of them where a set is too small to hold any, said so), recorded on
+    ``screened`` (``classifier_used``). Notebook 04 and the ``screen`` command both decide so."""
+    val = np.asarray(val, dtype=bool)
+    on = val if val.any() else np.ones_like(val)
+    check = {**classifier_beats_majority(screened.classifier_flat[on], screened.rescreen_flat[on]),
+             "images": int(on.sum()),
+             "on": "the validation split" if val.any() else "all images (no validation length images)"}
+    screened.classifier_used = check["used"]
+    return check
+
+
 def _digest(images: Sequence[str], flags) -> str:
     text = "\n".join(f"{i},{int(f)}" for i, f in zip(images, np.asarray(flags, dtype=bool)))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -646,9 +659,7 @@ def screen_dataset(root: os.PathLike | str, train_images: Sequence[str],
             models.open_model_file(classifier_model),
             [safe_image_path(root, image) for image in screened.images],
             batch_size=int(options.get("batch_size", 32)))
-        check = classifier_beats_majority(screened.classifier_flat[val],
-                                          screened.rescreen_flat[val])
-        screened.classifier_used = check["used"]
+        check = check_classifier(screened, val)
     return ScreeningRun(screened=screened, val=val, parser_model=parser_model,
                         person_model=person_model, calibration=calibration,
                         classifier_model=classifier_model,
@@ -659,9 +670,10 @@ def screen_root(root: os.PathLike | str, *, work_dir: os.PathLike | str,
                 parser_model: os.PathLike | str | None = None, detector: str = "auto",
                 classifier_model: os.PathLike | str | None = None, threshold: float | None = None,
                 parser_epochs: int = 10, person_epochs: int = 40, val_fraction: float = 0.2,
-                seed: int = 0, progress: bool = True) -> tuple[Screened, dict]:
+                seed: int = 0, progress: bool = True) -> tuple[Screened, dict, dict | None]:
     """``python -m replication screen``: screen every length image of a FashionAI-layout root, or
-    every image file below a plain folder. Returns the screened images and the calibration.
+    every image file below a plain folder. Returns the screened images, the calibration and the
+    classifier's check (None where there is none).
 
     On a synthetic root (with ``Truth/``) the default parser and the person segmenter are trained
     on its training split (or reused from ``work_dir``) and the threshold is calibrated on its
@@ -669,7 +681,10 @@ def screen_root(root: os.PathLike | str, *, work_dir: os.PathLike | str,
     else nothing can be trained: stage 1 runs with ``parser_model`` if given (else it is skipped
     and the detector decides alone), the threshold is ``threshold`` or
     :data:`human_parsing.DEFAULT_THRESHOLD`, and ``detector="auto"`` means OpenCV's. A
-    ``classifier_model`` (notebook 04's, under ``results/<profile>/screening/``) adds stage 3.
+    ``classifier_model`` (notebook 04's, under ``results/<profile>/screening/``) adds stage 3;
+    on a synthetic root, as in notebook 04, its verdicts are used only where they beat the
+    majority class on the validation split (:func:`classifier_beats_majority`); elsewhere the
+    user's classifier decides.
     """
     from .fashionai import stratified_split
 
@@ -690,7 +705,7 @@ def screen_root(root: os.PathLike | str, *, work_dir: os.PathLike | str,
                                  classifier=None, seed=seed)
         run = screen_dataset(root, [r.image for r in train], [r.image for r in val],
                              config=config, work_dir=work_dir, progress=progress)
-        screened, calibration = run.screened, run.calibration
+        screened, calibration, val = run.screened, run.calibration, run.val
     else:
         if detector == "segmenter":
             raise ValueError(f"{root} has no Truth/ to train the person segmenter on: use the "
@@ -704,7 +719,10 @@ def screen_root(root: os.PathLike | str, *, work_dir: os.PathLike | str,
                                detector=make_detector("opencv"), threshold=value,
                                progress=progress)
         screened.skipped[:0] = unusable
+    check = None
     if classifier_model is not None:
         screened.classifier_flat_prob = classifier_probs(
             models.open_model_file(classifier_model), [root / image for image in screened.images])
-    return screened, calibration
+        if synthetic:
+            check = check_classifier(screened, val)
+    return screened, calibration, check

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import pathlib
 import pickle
 
 import keras
@@ -817,3 +818,33 @@ def test_a_classifier_no_better_than_the_majority_class_does_not_overrule_the_ca
     assert screened.flat.tolist() == [True, False] and screened.decided_by() == ["classifier"] * 2
     screened.classifier_used = False
     assert screened.flat.tolist() == [False, True] and screened.decided_by() == ["detector"] * 2
+
+
+def test_screen_root_checks_a_given_classifier_on_the_validation_split(synth_root, tmp_path,
+                                                                      monkeypatch) -> None:
+    """The CLI's rule is notebook 04's: on a synthetic root a user's classifier overrules the
+    cascade only where it beats the cascade's majority class on the validation split."""
+    work = tmp_path / "w"
+    options = {"work_dir": work, "parser_epochs": 1, "person_epochs": 1, "progress": False}
+    cascade, _, check = screening.screen_root(synth_root, **options)
+    assert check is None and "classifier" not in cascade.decided_by()
+    labels = {image: flat for image, flat in zip(cascade.images, cascade.rescreen_flat)}
+
+    open_model_file = models.open_model_file  # the parser and segmenter still load for real
+    monkeypatch.setattr(models, "open_model_file",
+                        lambda path: path if path == "c.keras" else open_model_file(path))
+
+    def screen_with(classifier):
+        monkeypatch.setattr(screening, "classifier_probs", lambda model, paths, **_: np.array(
+            [classifier(str(pathlib.Path(p).relative_to(synth_root))) for p in paths], float))
+        return screening.screen_root(synth_root, classifier_model="c.keras", **options)
+
+    agreeing, _, check = screen_with(lambda image: float(labels[image]))
+    # This set is too small to hold validation length images: the check runs on all of them.
+    assert (check["images"], check["on"]) == (24, "all images (no validation length images)")
+    assert check["accuracy"] == 1.0 and check["majority"] < 1.0 and check["used"] is True
+    assert agreeing.decided_by() == ["classifier"] * len(agreeing.images)
+    constant, _, check = screen_with(lambda image: 0.0)  # always "on-model"
+    assert check["used"] is False and check["accuracy"] <= check["majority"]
+    assert np.array_equal(constant.flat, cascade.rescreen_flat)
+    assert constant.decided_by() == cascade.decided_by()
