@@ -312,7 +312,7 @@ numbers = {
     "stages": stage_table.to_dict(orient="records"),
     "classifier": history.reset_index().to_dict(orient="records"),
     "summary": summary, "screen_csv": csv_path,
-    "data_fingerprint": screening.data_fingerprint(root), "classifier_check": run.classifier_check,
+    "data_fingerprint": fashionai.data_fingerprint(root), "classifier_check": run.classifier_check,
     "claims": [{"claim": c, "measured": m, "agrees": ok} for c, m, ok in claims],
 }
 print(results.record(profile, NOTEBOOK, numbers))

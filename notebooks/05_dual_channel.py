@@ -26,8 +26,9 @@
 # Here the length level is trained three ways (two on real data, which has no truth), on the same
 # training split with the same budget: single-channel; dual-channel with the flags from the
 # synthetic **truth**; and dual-channel with the flags from chapter 4's **screening** (the
-# paper's pipeline), so that the cost of screening errors shows. The flag also enters the fused network as one more feature
-# (the paper does not say how it enters; `replication.models.build_dual` explains the choice).
+# paper's pipeline), so that the cost of screening errors shows. The flag also enters the fused
+# network as one more feature (the paper does not say how it enters;
+# `replication.models.build_dual` explains the choice).
 
 # %% tags=["parameters"]
 profile = "smoke"  # smoke | synthetic | paper

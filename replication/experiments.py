@@ -352,7 +352,7 @@ def flat_flags(setup: Setup, source: str):
             raise FileNotFoundError(f"{path} not found: the dual-channel length model needs the "
                                     f"screening of notebook 04 first {rerun}")
         screened_data = results.load(setup.profile, SCREENING_NOTEBOOK).get("data_fingerprint")
-        if screened_data != screening.data_fingerprint(setup.root):
+        if screened_data != fashionai.data_fingerprint(setup.root):
             raise ValueError(f"{path} screens another data set than {setup.root} (or an older "
                              f"rendering of it): rerun notebook 04 {rerun}")
         return screening.ScreenedFlatFlags(path, root=setup.root)

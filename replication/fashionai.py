@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import csv as _csv
+import hashlib
 import io
 import math
 import os
@@ -522,3 +523,18 @@ def stratified_split(
             (val if i in chosen else train).append(row)
     key = lambda row: (row.image, row.row)  # noqa: E731
     return sorted(train, key=key), sorted(val, key=key)
+
+
+def data_fingerprint(root: os.PathLike | str) -> str:
+    """A short hash of what a data root holds: its resolved path, ``label.csv`` and (synthetic)
+    ``Truth/truth.csv`` and ``Truth/synthetic.json``. It keys the screening's trained models
+    (parser, person segmenter, classifier) and marks notebook 04's results, so that a re-rendered
+    or different data set never reuses them."""
+    from .synthetic import PARAMS_JSON, TRUTH_CSV
+
+    root = pathlib.Path(root).resolve()
+    digest = hashlib.sha256(str(root).encode())
+    for name in (LABEL_CSV, TRUTH_CSV, PARAMS_JSON):
+        path = root / name
+        digest.update(name.encode() + (path.read_bytes() if path.exists() else b"-"))
+    return digest.hexdigest()[:16]

@@ -25,7 +25,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from . import segmentation
+from . import fashionai, segmentation
 from .synthetic import LIP
 
 ON_MODEL_GROUPS: dict[str, tuple[int, ...]] = {
@@ -97,10 +97,8 @@ class KerasHumanParser:
         probs = segmentation.predict_probs(self.model, images, batch_size=self.batch_size,
                                            size=self.size)
         maps = probs.argmax(axis=-1).astype(np.uint8)
-        if maps.shape[1:] != (self.size, self.size):  # a coarser output: nearest neighbour
-            rows = (np.arange(self.size) * maps.shape[1]) // self.size
-            cols = (np.arange(self.size) * maps.shape[2]) // self.size
-            maps = maps[:, rows][:, :, cols]
+        if maps.shape[1:] != (self.size, self.size):  # a coarser output
+            maps = segmentation.resize_nearest(maps, self.size, self.size)
         return maps
 
 
@@ -153,9 +151,8 @@ def train_default_parser(root: str | os.PathLike, images: Sequence[str], *, out_
     ``label.csv``, the training split); returns its ``model.keras`` under ``out_dir``."""
     import keras
 
-    from .screening import data_fingerprint
-
-    config = {"data": data_fingerprint(root), "images": segmentation.images_digest(images),
+    config = {"data": fashionai.data_fingerprint(root),
+              "images": segmentation.images_digest(images),
               "size": size, "epochs": epochs, "batch_size": batch_size,
               "learning_rate": learning_rate, "seed": seed, "arch": "parser"}
 

@@ -356,7 +356,7 @@ class SegmenterPersonDetector:
         self.batch_size = batch_size
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
-        from .segmentation import predict_probs
+        from .segmentation import predict_probs, resize_nearest
 
         person = predict_probs(self.model, images, batch_size=self.batch_size)[..., 1]
         out: list[list[Detection]] = []
@@ -366,9 +366,8 @@ class SegmenterPersonDetector:
                 out.append([])
                 continue
             score = float(prob[mask].mean())
-            # The mask at the image's own size (nearest neighbour), so that the box indexes it.
-            h, w = np.asarray(image).shape[:2]
-            mask = mask[(np.arange(h) * self.size) // h][:, (np.arange(w) * self.size) // w]
+            # The mask at the image's own size, so that the box indexes it.
+            mask = resize_nearest(mask, *np.asarray(image).shape[:2])
             rows, cols = np.nonzero(mask)
             box = (int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1)
             out.append([Detection(box=box, score=score, kind="person", mask=mask)])
@@ -384,11 +383,10 @@ def train_default_segmenter(root: str | os.PathLike, images: Sequence[str], *, o
     (``segmentation.person_targets``). Returns its ``model.keras`` under ``out_dir``."""
     import keras
 
-    from . import segmentation
+    from . import fashionai, segmentation
 
-    from .screening import data_fingerprint
-
-    config = {"data": data_fingerprint(root), "images": segmentation.images_digest(images),
+    config = {"data": fashionai.data_fingerprint(root),
+              "images": segmentation.images_digest(images),
               "size": size, "epochs": epochs, "batch_size": batch_size,
               "learning_rate": learning_rate, "seed": seed, "arch": "person"}
 

@@ -36,7 +36,7 @@ import keras
 import numpy as np
 from tqdm import tqdm
 
-from . import human_parsing, models, segmentation, training
+from . import fashionai, human_parsing, models, segmentation, training
 from .fashionai import load_image, safe_image_path
 from .person_detection import PersonDetector, person_found
 
@@ -255,7 +255,7 @@ def train_classifier(root: os.PathLike | str, train_images: Sequence[str],
     stages = training.parse_schedule(schedule)
     train_paths = [safe_image_path(root, image) for image in train_images]
     val_paths = [safe_image_path(root, image) for image in val_images]
-    config = {"data": data_fingerprint(root), "spec": spec.to_dict(),
+    config = {"data": fashionai.data_fingerprint(root), "spec": spec.to_dict(),
               "schedule": [vars(s) for s in stages],
               "train": _digest(train_images, train_flat), "val": _digest(val_images, val_flat),
               "batch_size": batch_size, "seed": seed, "bn_momentum": bn_momentum}
@@ -456,21 +456,6 @@ def list_images(root: os.PathLike | str, skipped: list | None = None
     return files, [""] * len(files)
 
 
-def data_fingerprint(root: os.PathLike | str) -> str:
-    """A short hash of what a data root holds: its resolved path, ``label.csv`` and (synthetic)
-    ``Truth/truth.csv`` and ``Truth/synthetic.json``. It keys every model trained here and marks
-    the screen CSV, so that a re-rendered or different data set never reuses them."""
-    from .fashionai import LABEL_CSV
-    from .synthetic import PARAMS_JSON, TRUTH_CSV
-
-    root = pathlib.Path(root).resolve()
-    digest = hashlib.sha256(str(root).encode())
-    for name in (LABEL_CSV, TRUTH_CSV, PARAMS_JSON):
-        path = root / name
-        digest.update(name.encode() + (path.read_bytes() if path.exists() else b"-"))
-    return digest.hexdigest()[:16]
-
-
 def has_truth(root: os.PathLike | str) -> bool:
     from .synthetic import TRUTH_CSV
 
@@ -566,7 +551,7 @@ class ScreeningRun:
     calibration: dict
     classifier_model: pathlib.Path | None
     classifier_check: dict | None = None
-    """:func:`classifier_beats_majority` on the validation split: whether its verdicts are used."""
+    """:func:`check_classifier`: whether the classifier's verdicts are used (None: no classifier)."""
 
 
 def make_detector(name: str, person_model: os.PathLike | str | None = None) -> PersonDetector:
@@ -642,7 +627,7 @@ def screen_dataset(root: os.PathLike | str, train_images: Sequence[str],
     screened.threshold = calibration["threshold"]
     screened.parser_flat = ~human_parsing.on_model(screened.body_share, screened.threshold)
     screened.rescreen_flat = rescreen(screened.tasks, screened.parser_flat, screened.person_found)
-    classifier_model = None
+    classifier_model, check = None, None
     if config.classifier is not None:
         options = dict(config.classifier)
         spec = models.ModelSpec(level="length", backbone=options["backbone"],
@@ -662,8 +647,7 @@ def screen_dataset(root: os.PathLike | str, train_images: Sequence[str],
         check = check_classifier(screened, val)
     return ScreeningRun(screened=screened, val=val, parser_model=parser_model,
                         person_model=person_model, calibration=calibration,
-                        classifier_model=classifier_model,
-                        classifier_check=check if classifier_model else None)
+                        classifier_model=classifier_model, classifier_check=check)
 
 
 def screen_root(root: os.PathLike | str, *, work_dir: os.PathLike | str,
@@ -683,7 +667,7 @@ def screen_root(root: os.PathLike | str, *, work_dir: os.PathLike | str,
     :data:`human_parsing.DEFAULT_THRESHOLD`, and ``detector="auto"`` means OpenCV's. A
     ``classifier_model`` (notebook 04's, under ``results/<profile>/screening/``) adds stage 3;
     on a synthetic root, as in notebook 04, its verdicts are used only where they beat the
-    majority class on the validation split (:func:`classifier_beats_majority`); elsewhere the
+    majority class on the validation split (:func:`check_classifier`); elsewhere the
     user's classifier decides.
     """
     from .fashionai import stratified_split

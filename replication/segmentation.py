@@ -257,6 +257,14 @@ def per_class_iou(predicted: np.ndarray, truth: np.ndarray, n_classes: int) -> n
         return np.where(union > 0, both / np.maximum(union, 1), np.nan)
 
 
+def resize_nearest(labels: np.ndarray, height: int, width: int) -> np.ndarray:
+    """A label map or mask ``(..., H, W)`` at ``height x width`` by nearest-neighbour sampling
+    (labels and masks must not be interpolated)."""
+    rows = (np.arange(height) * labels.shape[-2]) // height
+    cols = (np.arange(width) * labels.shape[-1]) // width
+    return labels[..., rows, :][..., cols]
+
+
 def images_digest(images: Sequence[str]) -> str:
     """A short hash of a list of image paths: part of a cached model's configuration."""
     return hashlib.sha256("\n".join(images).encode()).hexdigest()[:16]

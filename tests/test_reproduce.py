@@ -319,7 +319,7 @@ def test_notebook_04_scores_every_screening_stage_against_truth(smoke_run):
     assert claims["the re-screen (stage 2) removes such flat-lays"]["agrees"] == (left2 < left1)
     final_acc = numbers["classifier"][-1]["val_acc_vs_cascade"]
     assert claims["the classifier reaches accuracy 0.957"]["agrees"] == (final_acc >= 0.957)
-    assert numbers["data_fingerprint"] == screening.data_fingerprint(root)
+    assert numbers["data_fingerprint"] == fashionai.data_fingerprint(root)
     page = (REPO_ROOT / "_build" / "html" / "book" / "executed" / "04_screening.html").read_text()
     assert page.count("<img") >= 4 and "the classifier reaches accuracy 0.957" in page
 
