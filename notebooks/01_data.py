@@ -37,12 +37,14 @@ val_fraction = 0.1  # share of each (dimension, value) held out for validation
 from collections import Counter
 
 import numpy as np
-import pandas as pd
 from IPython.display import Markdown, display
 
-from replication import fashionai, figures, normalisation, results, synthetic
-from replication.profiles import ensure_data, get_profile
-from replication.tasks import TASKS
+from replication.book import figures, results, tables
+from replication.book.profiles import ensure_data, get_profile
+from replication.data import fashionai
+from replication.data.tasks import TASKS
+from replication.data.truth import has_truth, read_truth
+from replication.learning import normalisation
 
 NOTEBOOK = "01_data"
 root = ensure_data(profile, data_root or None)
@@ -54,17 +56,21 @@ print(f"data:    {root}")
 #
 # Every row is checked: three columns, a known dimension, a label string of the right length
 # with exactly one `y`, a path that stays inside the data folder, and an image that exists and
-# decodes. A bad row is counted and reported, never silently dropped.
+# decodes. A bad row is counted and reported, never silently dropped. This is
+# `python -m replication validate`'s report; the chapter then works on the rows it kept.
 
 # %%
-rows, problems = fashionai.read_labels(root, decode=True, progress=True)
-problem_counts = Counter(p.kind for p in problems)
+report = fashionai.validate(root, progress=True)
+unreadable = {problem["row"] for problem in report["problems"]}  # images that did not decode
+rows = [row for row in fashionai.read_labels(root)[0] if row.row not in unreadable]
+problem_counts = Counter(problem["kind"] for problem in report["problems"])
 display(Markdown(
-    f"**{len(rows):,} usable rows**, {len(problems):,} skipped"
-    + (": " + ", ".join(f"{n} {kind}" for kind, n in sorted(problem_counts.items())) if problems else ".")
+    f"**{report['rows']:,} usable rows**, {report['skipped']:,} skipped"
+    + (": " + ", ".join(f"{n} {kind}" for kind, n in sorted(problem_counts.items()))
+       if report["problems"] else ".")
 ))
-if problems:
-    display(pd.DataFrame([p.__dict__ for p in problems[:20]]))
+if report["problems"]:
+    display(tables.problems_table(report["problems"][:20]))
 
 # %% [markdown]
 # ## Images per dimension and value
@@ -73,50 +79,26 @@ if problems:
 # also has an `m` somewhere (the value an annotator was unsure about is a neighbour).
 
 # %%
-truth = synthetic.read_truth(root) if (root / synthetic.TRUTH_CSV).exists() else None  # real data: none
-records = []
-for row in rows:
-    task = next(t for t in TASKS if t.key == row.task)
-    records.append({
-        "task": row.task, "short": task.short, "level": task.level, "value": row.value,
-        "value_name": task.values[row.value], "maybe": row.has_maybe,
-        "flat": None if truth is None else truth[row.image]["flat"],
-    })
-frame = pd.DataFrame(records)
-counts = (
-    pd.MultiIndex.from_tuples([(t.short, i, v) for t in TASKS for i, v in enumerate(t.values)],
-                              names=["short", "value", "value_name"])
-    .to_frame(index=False)
-    .merge(frame.groupby(["short", "value"]).agg(rows=("task", "size"), maybe_rows=("maybe", "sum")),
-           on=["short", "value"], how="left")
-    .fillna({"rows": 0, "maybe_rows": 0})
-    .astype({"rows": int, "maybe_rows": int})
-)
-fig = figures.value_counts_figure(counts)
+truth = read_truth(root) if has_truth(root) else None  # real data: none
+fig = figures.value_counts_figure(figures.value_counts(rows))
 results.save_figure(fig, profile, NOTEBOOK, "value_counts")
 
 # %%
-per_task = pd.DataFrame([
-    {
-        "dimension": t.short, "level": t.level, "values": t.n_values,
-        "images": int((frame["task"] == t.key).sum()),
-        "m rate": float(frame.loc[frame["task"] == t.key, "maybe"].mean()),
-        "Invisible share": float((frame.loc[frame["task"] == t.key, "value"] == 0).mean()),
-        "flat-lay share": (float(frame.loc[frame["task"] == t.key, "flat"].astype(float).mean())
-                           if truth is not None else np.nan),
-    }
-    for t in TASKS
-]).set_index("dimension")
-per_task.style.format({"m rate": "{:.1%}", "Invisible share": "{:.1%}", "flat-lay share": "{:.1%}"})
+flat_share = None if truth is None else {
+    t.key: float(np.mean([truth[r.image]["flat"] for r in rows if r.task == t.key]))
+    for t in TASKS}
+per_task = tables.per_task_table(report, flat_share)
+tables.styled(per_task, {"m rate": "{:.1%}", "Invisible share": "{:.1%}", "flat-lay share": "{:.1%}"})
 
 # %%
-m_rate = float(frame["maybe"].mean())
+m_rate = sum(r.has_maybe for r in rows) / len(rows)
 summary = (f"Over all dimensions {m_rate:.1%} of the rows carry an `m` (the real data: about 2-4 %). ")
 if truth is not None:
-    length = frame[frame["level"] == "length"]
-    design = frame[frame["level"] == "design"]
-    summary += (f"The synthetic truth marks {length['flat'].mean():.1%} of the length-level images and "
-                f"{design['flat'].mean():.1%} of the design-level images as flat-lays; the real data has no "
+    flat_by_level = {level: np.mean([truth[r.image]["flat"] for r in rows
+                                     if r.task in {t.key for t in TASKS if t.level == level}])
+                     for level in ("length", "design")}
+    summary += (f"The synthetic truth marks {flat_by_level['length']:.1%} of the length-level images and "
+                f"{flat_by_level['design']:.1%} of the design-level images as flat-lays; the real data has no "
                 "such flag, which is why the paper screens for it (§3.2, notebook 04).")
 else:
     summary += "The real data has no flat-lay flag; the paper's screening stage estimates it (§3.2)."
@@ -130,17 +112,7 @@ display(Markdown(summary))
 
 # %%
 rng = np.random.default_rng(seed)
-samples = {}
-for t in TASKS:
-    task_rows = [r for r in rows if r.task == t.key]
-    picks = rng.choice(len(task_rows), size=min(samples_per_task, len(task_rows)), replace=False)
-    samples[t.short] = [
-        (root / task_rows[i].image,
-         t.values[task_rows[i].value] + (" (m)" if task_rows[i].has_maybe else "")
-         + ("" if truth is None else (" · flat" if truth[task_rows[i].image]["flat"] else " · on-model")))
-        for i in sorted(picks)
-    ]
-fig = figures.sample_grid(samples)
+fig = figures.sample_grid(figures.pick_samples(rows, root, samples_per_task, rng, truth))
 results.save_figure(fig, profile, NOTEBOOK, "samples")
 
 # %% [markdown]
@@ -161,20 +133,10 @@ if stats_max_images and stats_max_images < len(train):
     stat_rows = [train[i] for i in sorted(rng.choice(len(train), stats_max_images, replace=False))]
 stats = normalisation.channel_stats([root / r.image for r in stat_rows], progress=True)
 paper_std = np.array(normalisation.PAPER_STD_AS_PRINTED)
-table = pd.DataFrame(
-    {
-        "paper: mean": normalisation.PAPER_MEAN,
-        "paper: 'std' as printed": paper_std,
-        "paper: sqrt('std')": np.sqrt(paper_std),
-        "measured: mean": stats.mean,
-        "measured: std": stats.std,
-        "measured: variance": stats.var,
-    },
-    index=["R", "G", "B"],
-).T
 display(Markdown(f"Training split: {len(train):,} images, validation: {len(val):,}; statistics over "
                  f"{stats.n_images:,} images ({stats.n_pixels:,} pixels)."))
-table.style.format("{:.4f}")
+tables.styled(tables.channel_stats_table(stats, normalisation.PAPER_MEAN, paper_std),
+              {c: "{:.4f}" for c in ("R", "G", "B")})
 
 # %%
 closer_to_var = bool(np.all(np.abs(paper_std - stats.var) < np.abs(paper_std - stats.std)))
@@ -191,18 +153,14 @@ display(Markdown(
 numbers = {
     "profile": profile,
     "data_root": str(root),
-    "rows": len(rows),
-    "skipped": len(problems),
+    "rows": report["rows"],
+    "skipped": report["skipped"],
     "problems": dict(problem_counts),
     "m_rate": m_rate,
     "tasks": {
-        t.key: {
-            "rows": int(per_task.loc[t.short, "images"]),
-            "values": counts.loc[counts["short"] == t.short, "rows"].tolist(),
-            "maybe_rows": int(counts.loc[counts["short"] == t.short, "maybe_rows"].sum()),
-            "m_rate": per_task.loc[t.short, "m rate"],
-            "flat_share": per_task.loc[t.short, "flat-lay share"],
-        }
+        t.key: {**report["tasks"][t.key],
+                "m_rate": per_task.loc[t.short, "m rate"],
+                "flat_share": per_task.loc[t.short, "flat-lay share"]}
         for t in TASKS
     },
     "split": {"train": len(train), "val": len(val), "val_fraction": val_fraction, "seed": seed},

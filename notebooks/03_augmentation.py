@@ -35,7 +35,7 @@ profile = "smoke"  # smoke | synthetic | paper
 data_root = ""  # empty: the profile's data (the synthetic set is rendered if missing)
 seed = 0
 level = "design"  # the level whose model is ablated: design | length
-backbone = "inception_resnet_v2"  # inception_v4 | inception_resnet_v2
+backbone = "inception_resnet_v2"  # a base net of nets.registry: inception_v4 | inception_resnet_v2
 variant = "tiny"  # base net size: tiny | small | canonical
 image_size = 96  # input side in pixels (the paper: 480)
 batch_size = 16
@@ -47,29 +47,26 @@ normalisation = "inception"  # inception | dataset | per_image | paper_literal (
 augment_engine = "imgaug"  # imgaug: the paper's library, per image on the CPU | keras: the fast twin in the model
 sample_images = 2  # training images shown before and after each augmenter
 samples_per_augmenter = 3  # augmented versions shown per image and augmenter
-inception_v4_weights = ""  # a timm inception_v4 state dict (.safetensors/.npz/.pth); empty: random
-inception_resnet_v2_weights = ""  # keras.applications InceptionResNetV2 weights (.h5); empty: random
+weights = {"inception_v4": "", "inception_resnet_v2": ""}  # base net -> ImageNet weight file (format: nets.registry); empty: random
 
 # %%
-import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 from IPython.display import Markdown, display
 
-from replication import augmentation, experiments, fashionai, figures, prediction, results, training
+from replication.book import experiments, figures, results, tables
+from replication.data import metric
+from replication.learning import augmentation, inputs
 
 NOTEBOOK = "03_augmentation"
-setup = experiments.setup_from_parameters(
-    profile, data_root, variant=variant, image_size=image_size, batch_size=batch_size,
-    schedule=schedule, seed=seed, val_fraction=val_fraction, normalisation=normalisation,
-    inception_v4_weights=inception_v4_weights, inception_resnet_v2_weights=inception_resnet_v2_weights)
-train, val, skipped = experiments.load_split(setup)
-train_level, val_level = experiments.of_level(train, level), experiments.of_level(val, level)
-norm_note = experiments.describe_normalisation(setup, train)
-print(f"{len(train_level):,} training and {len(val_level):,} validation {level}-level images "
-      f"({skipped} rows skipped); {variant} {experiments.DISPLAY_NAMES[backbone]} at {image_size} px; "
-      f"augmentation engine: {augment_engine}")
-print(f"normalisation: {norm_note}")
+chapter = experiments.chapter_setup(
+    profile, data_root, seed=seed, variant=variant, image_size=image_size, batch_size=batch_size,
+    schedule=schedule, val_fraction=val_fraction, normalisation=normalisation, weights=weights)
+setup = chapter.setup
+train_level, val_level = experiments.of_level(chapter.train, level), experiments.of_level(chapter.val, level)
+norm_note = chapter.normalisation
+print(chapter.describe(level))
+print(f"{variant} {experiments.display_name(backbone)} at {image_size} px; augmentation engine: "
+      f"{augment_engine}")
 
 # %% [markdown]
 # ## What each augmenter does
@@ -82,15 +79,14 @@ print(f"normalisation: {norm_note}")
 # shown too: it is the augmenter the paper dropped.
 
 # %%
-pd.DataFrame([{"augmenter": name, "in the paper's set": name in augmentation.PAPER_AUGMENTERS,
-               "settings": ", ".join(f"{k} {v}" for k, v in augmentation.PARAMETERS[name].items())}
-              for name in augmentation.AUGMENTERS]).set_index("augmenter")
+tables.augmenters_table(augmentation.AUGMENTERS, augmentation.PAPER_AUGMENTERS,
+                        augmentation.PARAMETERS)
 
 # %%
 rng = np.random.default_rng(seed)
 shown = [train_level[i] for i in sorted(rng.choice(len(train_level), size=min(sample_images, len(train_level)),
                                                    replace=False))]
-originals = [training.load_resized(setup.root / row.image, image_size) for row in shown]
+originals = [inputs.load_resized(setup.root / row.image, image_size) for row in shown]
 grids = [augmentation.sample_grid_images(image, augmentation.AUGMENTERS, samples_per_augmenter, seed + k)
          for k, image in enumerate(originals)]
 fig = figures.augmenter_grid(originals, grids)
@@ -114,38 +110,26 @@ arms = {
     "all": tuple(augmentation.PAPER_AUGMENTERS),
     "all + crop": (*augmentation.PAPER_AUGMENTERS, "crop"),
 }
-trained = {arm: experiments.train_variant(setup, level, backbone, train, val, image_size=image_size,
-                                          augment=augmenters, augment_engine=augment_engine)
+trained = {arm: experiments.train_variant(setup, level, backbone, chapter.train, chapter.val,
+                                          image_size=image_size, augment=augmenters,
+                                          augment_engine=augment_engine)
            for arm, augmenters in arms.items()}
 
 # %%
 folder = results.results_dir(profile, NOTEBOOK)
-fashionai.write_labels(folder / "Annotations" / "label.csv", val_level)
-predictions, rows = {}, []
-for arm, model in trained.items():
-    predictions[arm] = experiments.predict_one(setup, model, val_level, flip_tta=True)
-    prediction.write_submission(folder / "answers" / f"{arm.replace(' + ', '-')}.csv", val_level,
-                                predictions[arm])
-    s = experiments.score(val_level, predictions[arm])
-    rows.append({"arm": arm, "augmenters": " + ".join(arms[arm]) or "-", "acc": s["acc"],
-                 "mAP": s["mAP"], "BasicPrecision": s["basic_precision"]})
-ablation = pd.DataFrame(rows).set_index("arm")
-ablation.style.format({"acc": "{:.3f}", "mAP": "{:.3f}", "BasicPrecision": "{:.3f}"})
+answers = {arm: folder / "answers" / f"{arm.replace(' + ', '-')}.csv" for arm in arms}
+scored = experiments.score_models(setup, trained, val_level, answers=answers,
+                                  truth_csv=folder / "Annotations" / "label.csv")
+ablation = tables.score_table({arm: scored[arm].scores for arm in arms}, index="arm", extra={
+    "augmenters": {arm: " + ".join(augmenters) or "-" for arm, augmenters in arms.items()}})
+tables.styled(ablation)
 
 # %%
-fig, ax = plt.subplots(figsize=(10, 4), constrained_layout=True)
-x = np.arange(len(ablation))
-for offset, metric_name, colour in ((-0.2, "acc", "#4C72B0"), (0.2, "mAP", "#DD8452")):
-    bars = ax.bar(x + offset, ablation[metric_name], width=0.4, label=metric_name, color=colour)
-    ax.bar_label(bars, fmt="%.2f", fontsize=8)
-ax.axhline(ablation.loc["none", "mAP"], color="grey", linestyle="--", linewidth=1,
-           label="mAP without augmentation")
-ax.set_xticks(x, ablation.index, rotation=20)
-ax.set_ylim(0, 1.08)
-ax.set_ylabel("score on the validation split")
-ax.set_title(f"Augmentation ablation: {level}-level {experiments.DISPLAY_NAMES[backbone]} "
-             f"({variant}, {image_size} px, {augment_engine}, {profile} profile)")
-ax.legend(loc="upper left", ncols=3)
+fig = figures.score_bars(
+    ablation, f"Augmentation ablation: {level}-level {experiments.display_name(backbone)} "
+              f"({variant}, {image_size} px, {augment_engine}, {profile} profile)",
+    baseline=("none", "mAP without augmentation"), label_format="%.2f", figsize=(10, 4),
+    rotation=20)
 results.save_figure(fig, profile, NOTEBOOK, "ablation")
 
 # %% [markdown]
@@ -163,8 +147,8 @@ comparisons = {
     "augmentation_helps": ("all", "none"),
     "crop_hurts": ("all", "all + crop"),
 }
-gaps = {claim: experiments.bootstrap_gap(val_level, predictions[a], predictions[b], seed=seed,
-                                         resamples=1000)
+gaps = {claim: metric.bootstrap_gap(val_level, scored[a].predictions, scored[b].predictions,
+                                    seed=seed, resamples=1000)
         for claim, (a, b) in comparisons.items()}
 claims = {
     "combination_beats_each_alone": bool(ablation.loc["all", "mAP"]
@@ -174,48 +158,36 @@ claims = {
     "crop_hurts_mAP": bool(ablation.loc["all + crop", "mAP"] < ablation.loc["all", "mAP"]),
     "crop_hurts_acc": bool(ablation.loc["all + crop", "acc"] < ablation.loc["all", "acc"]),
 }
-
-
-norm_markdown = norm_note.replace("*", r"\*")  # keep "H*W*C" literal in Markdown
-
-
-def yes(ok: bool, gap: dict | None = None) -> str:
-    noisy = gap is not None and gap["low"] <= 0 <= gap["high"]
-    return ("yes" if ok else "no") + (" (within noise)" if noisy else "")
-
-
-def interval(gap: dict) -> str:
-    return f"gap {gap['gap']:+.3f}, 95 % interval {gap['low']:+.3f} to {gap['high']:+.3f}"
-
-
 a = ablation
-display(Markdown(
-    "| claim (paper §3.1.2 (3)) | measured here | agrees? |\n|---|---|---|\n"
-    f"| the combination beats any one augmenter alone | mAP all {a.loc['all', 'mAP']:.3f}, best "
-    f"single ({best_single}) {a.loc[best_single, 'mAP']:.3f} "
-    f"({interval(gaps['combination_beats_each_alone'])}) | "
-    f"{yes(claims['combination_beats_each_alone'], gaps['combination_beats_each_alone'])} |\n"
-    f"| augmentation helps (mAP) | none {a.loc['none', 'mAP']:.3f}, all {a.loc['all', 'mAP']:.3f} "
-    f"({interval(gaps['augmentation_helps'])}) | "
-    f"{yes(claims['augmentation_helps_mAP'], gaps['augmentation_helps'])} |\n"
-    f"| augmentation helps (acc) | none {a.loc['none', 'acc']:.3f}, all {a.loc['all', 'acc']:.3f} | "
-    f"{yes(claims['augmentation_helps_acc'])} |\n"
-    f"| adding Crop hurts (mAP) | all {a.loc['all', 'mAP']:.3f}, all + crop "
-    f"{a.loc['all + crop', 'mAP']:.3f} ({interval(gaps['crop_hurts'])}) | "
-    f"{yes(claims['crop_hurts_mAP'], gaps['crop_hurts'])} |\n"
-    f"| adding Crop hurts (acc) | all {a.loc['all', 'acc']:.3f}, all + crop "
-    f"{a.loc['all + crop', 'acc']:.3f} | {yes(claims['crop_hurts_acc'])} |\n\n"
+display(Markdown(tables.claims_table("§3.1.2 (3)", [
+    ("the combination beats any one augmenter alone",
+     f"mAP all {a.loc['all', 'mAP']:.3f}, best single ({best_single}) "
+     f"{a.loc[best_single, 'mAP']:.3f} ({tables.interval(gaps['combination_beats_each_alone'])})",
+     tables.verdict(claims["combination_beats_each_alone"], gaps["combination_beats_each_alone"])),
+    ("augmentation helps (mAP)",
+     f"none {a.loc['none', 'mAP']:.3f}, all {a.loc['all', 'mAP']:.3f} "
+     f"({tables.interval(gaps['augmentation_helps'])})",
+     tables.verdict(claims["augmentation_helps_mAP"], gaps["augmentation_helps"])),
+    ("augmentation helps (acc)", f"none {a.loc['none', 'acc']:.3f}, all {a.loc['all', 'acc']:.3f}",
+     tables.verdict(claims["augmentation_helps_acc"])),
+    ("adding Crop hurts (mAP)",
+     f"all {a.loc['all', 'mAP']:.3f}, all + crop {a.loc['all + crop', 'mAP']:.3f} "
+     f"({tables.interval(gaps['crop_hurts'])})",
+     tables.verdict(claims["crop_hurts_mAP"], gaps["crop_hurts"])),
+    ("adding Crop hurts (acc)",
+     f"all {a.loc['all', 'acc']:.3f}, all + crop {a.loc['all + crop', 'acc']:.3f}",
+     tables.verdict(claims["crop_hurts_acc"])),
+], note=(
     f"Measured on {len(val_level):,} held-out {level}-level images of the {profile} profile, one "
     f"training run per arm (seed {seed}, engine {augment_engine}). Input normalisation: "
-    f"{norm_markdown} "
+    f"{tables.markdown_text(norm_note)} "
     + (f"The smoke profile trains a tiny net for {sum(int(st['epochs']) for st in schedule)} "
        "epoch(s) on a few hundred images: too short "
        "for augmentation to pay off (it makes the training task harder, and the gain comes with "
        "longer training), and its validation split is far too small to separate the arms. It "
        "checks that every arm runs; the synthetic and paper profiles are the ones whose numbers "
        "bear on the claims." if profile == "smoke" else
-       "A single run per arm: a gap whose interval holds 0 is not evidence either way.")
-))
+       "A single run per arm: a gap whose interval holds 0 is not evidence either way.")))))
 
 # %%
 numbers = {
@@ -226,8 +198,7 @@ numbers = {
     "arms": {arm: {"augmenters": list(arms[arm]), "acc": ablation.loc[arm, "acc"],
                    "mAP": ablation.loc[arm, "mAP"],
                    "basic_precision": ablation.loc[arm, "BasicPrecision"],
-                   "model": str(trained[arm]),
-                   "answer": str(folder / "answers" / f"{arm.replace(' + ', '-')}.csv")}
+                   "model": str(trained[arm]), "answer": str(answers[arm])}
              for arm in arms},
     "truth": str(folder / "Annotations" / "label.csv"),
     "best_single": best_single,

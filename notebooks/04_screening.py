@@ -58,25 +58,24 @@ classifier_schedule = [  # the paper's optimizers and rates (§3.2)
     {"optimizer": "sgd", "learning_rate": 4.5e-6, "epochs": 1, "train_backbone": 1.0},
     {"optimizer": "sgd", "learning_rate": 1e-6, "epochs": 1, "train_backbone": 1.0},
 ]
-classifier_bn_momentum = 0.9  # None: the base net's own (0.99); see screening.build_classifier
+classifier_bn_momentum = 0.9  # None: the base net's own (0.99); see classifier.build_classifier
 classifier_weights = ""  # ImageNet weights for the classifier's base net; empty: random
 
 # %%
-import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from replication import (experiments, fashionai, figures, human_parsing, person_detection,
-                         results, screening, segmentation)
-from replication.profiles import ensure_data, get_profile
-from replication.tasks import get_task
+from replication.book import experiments, results, screening_figures
+from replication.book.profiles import ensure_data, get_profile
+from replication.data import fashionai
+from replication.data import truth as truth_format
+from replication.screening import (classifier, human_parsing, person_detection, scoring, screen,
+                                   screen_csv)
 
 NOTEBOOK = "04_screening"
 root = ensure_data(profile, data_root or None)
-rows, problems = fashionai.read_labels(root)
-train, val = fashionai.stratified_split(rows, val_fraction=val_fraction, seed=seed)
-config = screening.ScreeningConfig(
+split = screen.split_images(root, val_fraction=val_fraction, seed=seed)  # training, validation
+config = screen.ScreeningConfig(
     parser_size=parser_size, parser_epochs=parser_epochs, person_size=person_size,
     person_epochs=person_epochs, detector=detector, parser_model=parser_model,
     threshold=threshold, mask_root=str(ensure_data(mask_profile)) if mask_profile else "",
@@ -85,13 +84,11 @@ config = screening.ScreeningConfig(
                 "image_size": classifier_image_size, "batch_size": classifier_batch_size,
                 "schedule": classifier_schedule, "bn_momentum": classifier_bn_momentum,
                 "weights": classifier_weights})
-run = screening.screen_dataset(root, [r.image for r in train], [r.image for r in val],
-                               config=config, work_dir=get_profile(profile).results_dir / "screening")
+run = screen.screen_dataset(root, *split, config=config,
+                            work_dir=get_profile(profile).results_dir / "screening")
 screened = run.screened
-has_truth = screening.has_truth(root)
-truth = screening.truth_flat(root, screened.images) if has_truth else None
-val_images = np.asarray(screened.images)[run.val]
-val_tasks = np.asarray(screened.tasks)[run.val]
+has_truth = truth_format.has_truth(root)
+truth = scoring.truth_flat(root, screened.images) if has_truth else None
 print(f"{len(screened.images):,} length images screened ({run.val.sum()} in the validation split, "
       f"{len(screened.skipped)} unreadable and skipped); truth available: {has_truth}")
 
@@ -106,20 +103,9 @@ print(f"{len(screened.images):,} length images screened ({run.val.sum()} in the 
 parser = human_parsing.KerasHumanParser(run.parser_model)
 parser_iou = {}
 if has_truth:
-    x_val, parts_val, _ = segmentation.load_masked_images(root, list(val_images), parser.size,
-                                                          progress=False)
-    parser_iou = human_parsing.parsing_iou(parser.parse(list(x_val)), parts_val)
-    iou = pd.Series({k: v for k, v in parser_iou.items() if k != "mean"}, name="IoU")
-    fig, ax = plt.subplots(figsize=(9, 3.5), constrained_layout=True)
-    body = {name for group in human_parsing.ON_MODEL_GROUPS.values()
-            for name in (human_parsing.LIP_NAMES[c] for c in group)}
-    ax.bar(iou.index, iou.values, color=["#C44E52" if n in body else "#8C8C8C" for n in iou.index])
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("IoU vs truth")
-    ax.set_title(f"Default parser ({parser.size} px) on the validation length images: mean IoU "
-                 f"{parser_iou['mean']:.3f}; red: the body parts the rule counts")
-    ax.tick_params(axis="x", rotation=45)
-    results.save_figure(fig, profile, NOTEBOOK, "parser_iou")
+    parser_iou = scoring.score_parser(parser, root, run.val_images)
+    results.save_figure(screening_figures.parser_iou(parser_iou, parser.size),
+                        profile, NOTEBOOK, "parser_iou")
 else:
     print("no part masks on this data: the parser's IoU cannot be measured here")
 
@@ -132,15 +118,8 @@ else:
 calibration = run.calibration
 print(f"threshold: {calibration['threshold']:.4f} of the pixels ({calibration['source']})")
 if has_truth:
-    fig, ax = plt.subplots(figsize=(7, 3.2), constrained_layout=True)
-    share, flat_val = screened.body_share[run.val], truth[run.val]
-    bins = np.linspace(0, max(0.05, float(share.max())), 30)
-    ax.hist(share[flat_val], bins=bins, alpha=0.7, label="flat-lay (truth)")
-    ax.hist(share[~flat_val], bins=bins, alpha=0.7, label="on-model (truth)")
-    ax.axvline(calibration["threshold"], color="black", linestyle="--", label="threshold")
-    ax.set_xlabel("largest body-part group's share of the image (parser)")
-    ax.set_ylabel("validation images")
-    ax.legend()
+    fig = screening_figures.rule_threshold(screened.body_share[run.val], truth[run.val],
+                                           calibration["threshold"])
     results.save_figure(fig, profile, NOTEBOOK, "rule_threshold")
 
 # %% [markdown]
@@ -160,17 +139,7 @@ pd.DataFrame(photo_check).set_index("photo")
 # %%
 detector_scores = {}
 if has_truth:
-    arrays = [np.asarray(fashionai.load_image(fashionai.safe_image_path(root, image)))
-              for image in val_images]
-    detectors = {"opencv": person_detection.OpenCVPersonDetector()}
-    if run.person_model is not None:
-        detectors["segmenter"] = person_detection.SegmenterPersonDetector(run.person_model)
-    for name, candidate in detectors.items():
-        found = person_detection.person_found(candidate.detect(arrays))
-        detector_scores[name] = {"accuracy": float(np.mean(found == ~truth[run.val])),
-                                 "on-model found": int(np.sum(found & ~truth[run.val])),
-                                 "on-model missed": int(np.sum(~found & ~truth[run.val])),
-                                 "person in a flat-lay": int(np.sum(found & truth[run.val]))}
+    detector_scores = scoring.score_detectors(root, run.val_images, person_model=run.person_model)
     display(pd.DataFrame(detector_scores).T)
 print(f"the cascade uses the {detector} detector")
 
@@ -182,23 +151,14 @@ print(f"the cascade uses the {detector} detector")
 # against the truth.
 
 # %%
-history = pd.DataFrame(screening.history_table(run.classifier_model)).set_index("stage")
+history_rows = classifier.history_table(run.classifier_model)
+history = pd.DataFrame(history_rows).set_index("stage")
 history
 
 # %%
-fig, ax = plt.subplots(figsize=(7, 3.5), constrained_layout=True)
-ax.plot(history.index, history["val_acc_vs_cascade"], "o-", label="vs the cascade's labels")
-if "val_acc_vs_truth" in history:
-    ax.plot(history.index, history["val_acc_vs_truth"], "s-", label="vs truth")
-paper = history["paper_acc"].dropna()
-ax.plot(paper.index, paper.values, "k*", markersize=12, label="the paper (§3.2)")
-ax.set_xticks(history.index)
-ax.set_xlabel("schedule stage")
-ax.set_ylabel("validation accuracy")
-ax.set_ylim(0, 1.02)
-ax.set_title(f"Flat/on-model classifier ({classifier_backbone} {classifier_variant}, "
+fig = screening_figures.classifier_stages(
+    history, f"Flat/on-model classifier ({classifier_backbone} {classifier_variant}, "
              f"{classifier_image_size} px)")
-ax.legend(loc="lower right")
 results.save_figure(fig, profile, NOTEBOOK, "classifier_stages")
 
 # %% [markdown]
@@ -212,42 +172,19 @@ results.save_figure(fig, profile, NOTEBOOK, "classifier_stages")
 # %%
 stage_table = pd.DataFrame()
 if has_truth:
-    stage_table = pd.DataFrame(screening.stage_scores(
-        val_tasks, truth[run.val], {s: screened.stage(s)[run.val] for s in screening.STAGES}))
-    stage_table["task"] = [t if t == "all" else get_task(t).short for t in stage_table["task"]]
-    display(stage_table.pivot(index="task", columns="stage",
-                              values=["precision", "recall", "accuracy"])
-            .reindex(columns=screening.STAGES, level=1).style.format("{:.3f}", na_rep="-"))
+    stage_table = pd.DataFrame(scoring.validation_stage_scores(screened, run.val, truth))
+    display(screening_figures.stage_view(stage_table))
 
 # %%
 if has_truth:
-    fig, axes = plt.subplots(1, len(screening.STAGES), figsize=(10, 3), constrained_layout=True)
-    for ax, stage in zip(axes, screening.STAGES):
-        counts = stage_table[(stage_table["stage"] == stage) & (stage_table["task"] == "all")].iloc[0]
-        matrix = np.array([[counts["tn"], counts["fp"]], [counts["fn"], counts["tp"]]])
-        ax.imshow(matrix, cmap="Blues")
-        for (i, j), v in np.ndenumerate(matrix):
-            ax.text(j, i, int(v), ha="center", va="center", fontsize=12)
-        ax.set_xticks([0, 1], ["on-model", "flat-lay"])
-        ax.set_yticks([0, 1], ["on-model", "flat-lay"])
-        ax.set_xlabel("screened as")
-        ax.set_ylabel("truth")
-        ax.set_title(f"{stage} (acc {counts['accuracy']:.2f})")
-    results.save_figure(fig, profile, NOTEBOOK, "confusion")
+    results.save_figure(screening_figures.confusion(stage_table), profile, NOTEBOOK, "confusion")
 
 # %% [markdown]
 # Images where the stages disagree (validation split), with each stage's verdict and the truth:
 
 # %%
-stage1, stage2, stage3 = (screened.stage(s)[run.val] for s in screening.STAGES)
-disagree = np.flatnonzero((stage1 != stage2) | (stage2 != stage3))[:8]
-if len(disagree):
-    word = {True: "flat", False: "model"}
-    captions = [f"{get_task(val_tasks[i]).short}: " + " / ".join(word[bool(v[i])] for v in (stage1, stage2, stage3))
-                + (f"\ntruth {word[bool(truth[run.val][i])]}" if has_truth else "")
-                for i in disagree]
-    fig = figures.sample_grid({"stage 1 / 2 / classifier": [
-        (root / val_images[i], caption) for i, caption in zip(disagree, captions)]})
+fig = screening_figures.disagreements(root, screened, run.val, truth)
+if fig is not None:
     results.save_figure(fig, profile, NOTEBOOK, "disagreements")
 else:
     print("the three stages agree on every validation image")
@@ -262,13 +199,13 @@ else:
 # that learnt nothing must not overrule the cascade, so the re-screen's verdicts stay.
 
 # %%
-csv_path = screening.write_screen(screened, experiments.screen_csv(profile))
-summary = screening.summary(screened)
+csv_path = screen_csv.write_screen(screened, experiments.screen_csv(profile), root=root)
+summary = scoring.summary(screened)
 check = run.classifier_check
 print(f"classifier on {check['on']} ({check['images']} images): accuracy {check['accuracy']:.3f} "
       f"against the cascade's labels, always answering their majority class {check['majority']:.3f}: "
       + ("its verdicts are final" if check["used"] else
-         "it does no better, so the re-screen's verdicts stay final (screening.check_classifier)"))
+         "it does no better, so the re-screen's verdicts stay final (classifier.check_classifier)"))
 print(f"{csv_path}: {summary['flat_lay']} flat-lay, {summary['on_model']} on-model, "
       f"decided by {summary['decided_by']}")
 
@@ -276,32 +213,9 @@ print(f"{csv_path}: {summary['flat_lay']} flat-lay, {summary['on_model']} on-mod
 # ## The paper's claims beside the measured numbers
 
 # %%
-final_acc = history["val_acc_vs_cascade"].iloc[-1]
-claims = []
-if has_truth:
-    on1 = ~screened.parser_flat[run.val]
-    on2 = ~screened.rescreen_flat[run.val]
-    left1 = int(np.sum(on1 & truth[run.val]))
-    left2 = int(np.sum(on2 & truth[run.val]))
-    claims.append(("stage 1 leaves flat-lays among its on-model images",
-                   f"{left1} of {int(on1.sum())} stage-1 on-model images are flat-lays", left1 > 0))
-    claims.append(("the re-screen (stage 2) removes such flat-lays",
-                   f"{left1} before, {left2} after", left2 < left1))
-    truth_acc = float(history["val_acc_vs_truth"].iloc[-1])
-    claims.append(("the classifier reaches accuracy 0.957",
-                   f"{final_acc:.3f} vs the cascade's labels, {truth_acc:.3f} vs truth",
-                   final_acc >= 0.957))
-else:
-    claims.append(("the classifier reaches accuracy 0.957", f"{final_acc:.3f} vs the cascade's labels",
-                   final_acc >= 0.957))
-display(Markdown(
-    "| claim (paper §3.2) | measured here | agrees? |\n|---|---|---|\n"
-    + "".join(f"| {c} | {m} | {'yes' if ok else 'no'} |\n" for c, m, ok in claims)
-    + f"\nMeasured on the {profile} profile's validation split ({int(run.val.sum())} length "
-    "images). The smoke profile trains tiny nets for seconds on a few hundred images: it checks "
-    "that the cascade runs end to end and is scored; its numbers are not evidence about the "
-    "paper's. The synthetic profile is the one whose numbers bear on the claims."
-))
+claims = scoring.paper_claims(screened, run.val, history_rows, truth)
+display(Markdown(screening_figures.claims_markdown(claims, profile=profile,
+                                                   val_images=int(run.val.sum()))))
 
 # %%
 numbers = {
@@ -313,6 +227,6 @@ numbers = {
     "classifier": history.reset_index().to_dict(orient="records"),
     "summary": summary, "screen_csv": csv_path,
     "data_fingerprint": fashionai.data_fingerprint(root), "classifier_check": run.classifier_check,
-    "claims": [{"claim": c, "measured": m, "agrees": ok} for c, m, ok in claims],
+    "claims": claims,
 }
 print(results.record(profile, NOTEBOOK, numbers))

@@ -28,13 +28,13 @@
 # synthetic **truth**; and dual-channel with the flags from chapter 4's **screening** (the
 # paper's pipeline), so that the cost of screening errors shows. The flag also enters the fused
 # network as one more feature (the paper does not say how it enters;
-# `replication.models.build_dual` explains the choice).
+# `replication.learning.models.build_dual` explains the choice).
 
 # %% tags=["parameters"]
 profile = "smoke"  # smoke | synthetic | paper
 data_root = ""  # empty: the profile's data (the synthetic set is rendered if missing)
 seed = 0
-backbone = "inception_resnet_v2"  # inception_v4 | inception_resnet_v2
+backbone = "inception_resnet_v2"  # a base net of nets.registry: inception_v4 | inception_resnet_v2
 variant = "tiny"  # base net size: tiny | small | canonical
 image_size = 96  # input side in pixels (the paper: 480)
 batch_size = 16
@@ -46,33 +46,29 @@ fusion_schedule = [  # the fusion, on the two trained branches (their base nets 
 ]
 val_fraction = 0.2
 normalisation = "inception"  # inception | dataset | per_image | paper_literal (§3.1.2 (1))
-inception_v4_weights = ""  # a timm inception_v4 state dict (.safetensors/.npz/.pth); empty: random
-inception_resnet_v2_weights = ""  # keras.applications InceptionResNetV2 weights (.h5); empty: random
+weights = {"inception_v4": "", "inception_resnet_v2": ""}  # base net -> ImageNet weight file (format: nets.registry); empty: random
 
 # %%
 import dataclasses
 
-import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
 from IPython.display import Markdown, display
 
-from replication import experiments, results, screening, training
-from replication.tasks import tasks_of_level
+from replication.book import experiments, figures, results, tables
+from replication.data import metric
+from replication.data.tasks import tasks_of_level
+from replication.data.truth import has_truth
+from replication.learning.schedule import parse_schedule
 
 NOTEBOOK = "05_dual_channel"
-setup = experiments.setup_from_parameters(
-    profile, data_root, variant=variant, image_size=image_size, batch_size=batch_size,
-    schedule=schedule, seed=seed, val_fraction=val_fraction,
-    inception_v4_weights=inception_v4_weights, inception_resnet_v2_weights=inception_resnet_v2_weights,
-    normalisation=normalisation, fusion_schedule=fusion_schedule)
-train, val, skipped = experiments.load_split(setup)
-length_train = experiments.of_level(train, "length")
-length_val = experiments.of_level(val, "length")
-sources = [s for s in experiments.FLAG_SOURCES if s != "truth" or screening.has_truth(setup.root)]
-print(f"normalisation: {experiments.describe_normalisation(setup, train)}")
-print(f"{len(length_train):,} training and {len(length_val):,} validation length images; "
-      f"{experiments.DISPLAY_NAMES[backbone]} {variant} at {image_size} px; flags from: "
+chapter = experiments.chapter_setup(
+    profile, data_root, seed=seed, variant=variant, image_size=image_size, batch_size=batch_size,
+    schedule=schedule, val_fraction=val_fraction, normalisation=normalisation,
+    fusion_schedule=fusion_schedule, weights=weights)
+setup, train = chapter.setup, chapter.train
+length_train, length_val = experiments.of_level(train, "length"), experiments.of_level(chapter.val, "length")
+sources = [s for s in experiments.FLAG_SOURCES if s != "truth" or has_truth(setup.root)]
+print(chapter.describe("length"))
+print(f"{experiments.display_name(backbone)} {variant} at {image_size} px; flags from: "
       f"{', '.join(sources)}")
 
 # %% [markdown]
@@ -80,11 +76,7 @@ print(f"{len(length_train):,} training and {len(length_val):,} validation length
 
 # %%
 flags = {source: experiments.flat_flags(setup, source) for source in sources}
-domains = pd.DataFrame([
-    {"flags": source, "split": name, "flat-lay": int(f([r.image for r in part]).sum()),
-     "on-model": int(len(part) - f([r.image for r in part]).sum())}
-    for source, f in flags.items() for name, part in (("train", length_train), ("val", length_val))
-]).set_index(["flags", "split"])
+domains = tables.domains_table(flags, {"train": length_train, "val": length_val})
 domains
 
 # %% [markdown]
@@ -100,55 +92,27 @@ domains
 
 # %%
 matched = dataclasses.replace(setup, schedule=[*schedule, *fusion_schedule])
-arms = {"single": experiments.train_model(matched, "length", backbone, train, val,
+arms = {"single": experiments.train_model(matched, "length", backbone, train, chapter.val,
                                           tag="fusion-budget")}
 for source in sources:
-    arms[f"dual ({source} flags)"] = experiments.train_dual(setup, backbone, train, val,
+    arms[f"dual ({source} flags)"] = experiments.train_dual(setup, backbone, train, chapter.val,
                                                            source=source)
-arm_flags = {"single": None, **{f"dual ({s} flags)": flags[s] for s in sources}}
-stage_epochs = sum(stage.epochs for stage in training.parse_schedule(schedule))
-fusion_epochs = sum(stage.epochs for stage in training.parse_schedule(fusion_schedule))
-budget = pd.DataFrame([
-    {"model": name, "base-net epochs over the training images": stage_epochs,
-     "epochs with frozen base nets (heads / fusion)": fusion_epochs}
-    for name in arms]).set_index("model")
-budget
+arm_flags = {f"dual ({s} flags)": flags[s] for s in sources}
+tables.budget_table(arms, trained_epochs=sum(stage.epochs for stage in parse_schedule(schedule)),
+                    frozen_epochs=sum(stage.epochs for stage in parse_schedule(fusion_schedule)))
 
 # %% [markdown]
 # ## Accuracy and AP per length dimension on the validation split
 
 # %%
-predictions = {name: experiments.predict_one(setup, path, length_val, flags=arm_flags[name])
-               for name, path in arms.items()}
-scores = {name: experiments.score(length_val, p) for name, p in predictions.items()}
-dimensions = [t for t in tasks_of_level("length")]
-table = pd.DataFrame([
-    {"dimension": t.short, "model": name, "acc": scores[name]["tasks"][t.key]["acc"],
-     "AP": scores[name]["tasks"][t.key]["ap"]}
-    for t in dimensions for name in arms])
-wide = table.pivot(index="dimension", columns="model", values=["acc", "AP"]).reindex(
-    [t.short for t in dimensions])
-wide.style.format("{:.3f}", na_rep="-")
+scored = experiments.score_models(setup, arms, length_val, flags=arm_flags)
+scores = {name: s.scores for name, s in scored.items()}
+dimensions = tasks_of_level("length")
+wide = tables.dimensions_by_model(scores, dimensions)
+tables.styled(wide)
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(12, 4), constrained_layout=True)
-width = 0.8 / len(arms)
-colours = ["#8C8C8C", "#4C72B0", "#55A868"]
-for ax, metric in zip(axes, ("acc", "AP")):
-    for k, name in enumerate(arms):
-        values = wide[(metric, name)].astype(float).to_numpy()
-        xs = np.arange(len(dimensions)) + (k - (len(arms) - 1) / 2) * width
-        ax.bar(xs, values, width, label=name, color=colours[k % len(colours)])
-        for x, v in zip(xs, values):
-            ax.text(x, v + 0.01, f"{v:.2f}", ha="center", fontsize=7)
-    ax.set_xticks(np.arange(len(dimensions)), [t.short for t in dimensions])
-    ax.set_ylim(0, 1.1)
-    ax.set_ylabel(metric + (" (eq. 8)" if metric == "acc" else " (official metric)"))
-axes[0].set_title(f"Fig. 3 replicated: accuracy per length dimension ({profile} profile)")
-axes[1].set_title("AP per length dimension")
-# Below both panels, outside the axes, so that no bar is hidden behind it.
-fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=len(arms),
-           frameon=False)
+fig = figures.dimension_bars(wide, f"Fig. 3 replicated: accuracy per length dimension ({profile} profile)")
 results.save_figure(fig, profile, NOTEBOOK, "fig3_dual_vs_single")
 
 # %% [markdown]
@@ -160,26 +124,22 @@ for source in sources:
     name = f"dual ({source} flags)"
     better = [t.short for t in dimensions
               if scores[name]["tasks"][t.key]["acc"] > scores["single"]["tasks"][t.key]["acc"]]
-    gap = experiments.bootstrap_gap(length_val, predictions[name], predictions["single"],
-                                    metric="acc", seed=seed)
+    gap = metric.bootstrap_gap(length_val, scored[name].predictions, scored["single"].predictions,
+                               metric="acc", seed=seed)
     claims[source] = {"dimensions_better": better, "every_dimension": len(better) == len(dimensions),
                       "acc_gap": gap}
-display(Markdown(
-    "| claim (paper §4.1, Fig. 3) | flags | measured here | agrees? |\n|---|---|---|---|\n"
-    + "".join(
-        f"| dual-channel beats single-channel on every length dimension (acc) | {source} | "
-        f"better on {len(c['dimensions_better'])} of {len(dimensions)}"
-        f"{' (' + ', '.join(c['dimensions_better']) + ')' if c['dimensions_better'] else ''}; "
-        f"overall acc gap {c['acc_gap']['gap']:+.3f} (95 % bootstrap interval "
-        f"{c['acc_gap']['low']:+.3f} to {c['acc_gap']['high']:+.3f}) | "
-        f"{'yes' if c['every_dimension'] else 'no'} |\n"
-        for source, c in claims.items())
-    + f"\nMeasured on {len(length_val):,} held-out length images of the {profile} profile with "
+display(Markdown(tables.claims_table("§4.1, Fig. 3", [
+    ("dual-channel beats single-channel on every length dimension (acc)", source,
+     f"better on {len(c['dimensions_better'])} of {len(dimensions)}"
+     f"{' (' + ', '.join(c['dimensions_better']) + ')' if c['dimensions_better'] else ''}; "
+     f"overall acc {tables.interval(c['acc_gap'])}", tables.verdict(c["every_dimension"]))
+    for source, c in claims.items()
+], columns=("flags", "measured here", "agrees?"), note=(
+    f"Measured on {len(length_val):,} held-out length images of the {profile} profile with "
     f"{variant} nets at {image_size} px. An interval that holds 0 means this validation split "
     "cannot tell the two models apart. The smoke profile trains tiny nets for a few epochs: it "
     "checks that the three arms train and are scored; its numbers are not evidence about the "
-    "paper's claim. The synthetic and paper profiles are the ones whose numbers bear on it."
-))
+    "paper's claim. The synthetic and paper profiles are the ones whose numbers bear on it."))))
 
 # %%
 numbers = {

@@ -38,77 +38,63 @@ length_model = "dual-screened"  # single | dual-truth | dual-screened (§3.3.2; 
 fusion_schedule = [  # the dual-channel fusion, on its two trained branches (frozen base nets)
     {"optimizer": "adam", "learning_rate": 1e-3, "epochs": 1, "train_backbone": 0.0},
 ]
-inception_v4_weights = ""  # a timm inception_v4 state dict (.safetensors/.npz/.pth); empty: random
-inception_resnet_v2_weights = ""  # keras.applications InceptionResNetV2 weights (.h5); empty: random
+weights = {"inception_v4": "", "inception_resnet_v2": ""}  # base net -> ImageNet weight file (format: nets.registry); empty: random
 
 # %%
-import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
 from IPython.display import Markdown, display
 
-from replication import backbones, experiments, results
+from replication.book import experiments, figures, results, tables
+from replication.data import metric
 
 NOTEBOOK = "07_base_nets"
-setup = experiments.setup_from_parameters(
-    profile, data_root, variant=variant, image_size=image_size, batch_size=batch_size,
-    schedule=schedule, seed=seed, val_fraction=val_fraction,
-    inception_v4_weights=inception_v4_weights, inception_resnet_v2_weights=inception_resnet_v2_weights,
-    normalisation=normalisation, length_model=length_model, fusion_schedule=fusion_schedule)
-train, val, skipped = experiments.load_split(setup)
-print(f"normalisation: {experiments.describe_normalisation(setup, train)}")
-trained = experiments.train_all(setup, train, val)
+chapter = experiments.chapter_setup(
+    profile, data_root, seed=seed, variant=variant, image_size=image_size, batch_size=batch_size,
+    schedule=schedule, val_fraction=val_fraction, normalisation=normalisation,
+    length_model=length_model, fusion_schedule=fusion_schedule, weights=weights)
+print(chapter.describe())
+trained = chapter.train_all()
 
 # %% [markdown]
-# ## The three models on the validation split
+# ## The base nets and the doubleNet on the validation split
+#
+# Every base net of the registry alone, then the doubleNet; the parameter count is the base
+# nets' (without the heads), as built at this chapter's variant and input size.
 
 # %%
-candidates = {
-    "inception_v4": (["inception_v4"], [1.0]),
-    "inception_resnet_v2": (["inception_resnet_v2"], [1.0]),
-    "doublenet": (list(experiments.BACKBONE_NAMES), list(experiments.PAPER_ENSEMBLE_WEIGHTS)),
-}
-scores = {name: experiments.score(val, experiments.predict(setup, trained, val, nets, w, flip_tta=True))
-          for name, (nets, w) in candidates.items()}
-table = pd.DataFrame([
-    {"model": experiments.DISPLAY_NAMES[name], "acc": s["acc"], "mAP": s["mAP"],
-     "BasicPrecision": s["basic_precision"],
-     "base-net parameters": (sum(backbones.build_backbone(n, variant, input_shape=(image_size, image_size, 3))
-                                 .count_params() for n in candidates[name][0]))}
-    for name, s in scores.items()
-]).set_index("model")
-table.style.format({"acc": "{:.3f}", "mAP": "{:.3f}", "BasicPrecision": "{:.3f}",
-                    "base-net parameters": "{:,}"})
+val = chapter.val
+candidates = experiments.compared_models()
+scores = {name: metric.score(val, experiments.predict(chapter.setup, trained, val, ensemble,
+                                                     flip_tta=True))
+          for name, ensemble in candidates.items()}
+names = {name: experiments.display_name(name) for name in candidates}
+table = tables.score_table({names[name]: s for name, s in scores.items()}, index="model", extra={
+    "base-net parameters": {names[name]: experiments.parameter_count(ensemble, variant, image_size)
+                            for name, ensemble in candidates.items()}})
+tables.styled(table)
 
 # %%
-fig, ax = plt.subplots(figsize=(7, 4), constrained_layout=True)
-x = np.arange(len(table))
-for offset, metric_name, colour in ((-0.2, "acc", "#4C72B0"), (0.2, "mAP", "#DD8452")):
-    bars = ax.bar(x + offset, table[metric_name], width=0.4, label=metric_name, color=colour)
-    ax.bar_label(bars, fmt="%.3f", fontsize=9)
-ax.set_xticks(x, table.index)
-ax.set_ylim(0, 1.08)
-ax.set_ylabel("score on the validation split")
-ax.set_title(f"Fig. 5 replicated: base nets and doubleNet ({profile} profile, {variant} nets, {image_size} px)")
-ax.legend(loc="upper left")
+fig = figures.score_bars(table, f"Fig. 5 replicated: base nets and doubleNet ({profile} profile, "
+                                f"{variant} nets, {image_size} px)")
 results.save_figure(fig, profile, NOTEBOOK, "fig5_base_nets")
 
 # %% [markdown]
 # ## The paper's claim beside the measured numbers
 
 # %%
-single_best = {m: max(scores["inception_v4"][m], scores["inception_resnet_v2"][m]) for m in ("acc", "mAP")}
-best_acc = scores["doublenet"]["acc"] >= single_best["acc"]
-best_map = scores["doublenet"]["mAP"] >= single_best["mAP"]
-display(Markdown(
-    "| claim (paper §4.3) | measured here | agrees? |\n|---|---|---|\n"
-    f"| doubleNet has the best accuracy | doubleNet {scores['doublenet']['acc']:.3f}, best single net "
-    f"{single_best['acc']:.3f} | {'yes' if best_acc else 'no'} |\n"
-    f"| doubleNet has the best mAP | doubleNet {scores['doublenet']['mAP']:.3f}, best single net "
-    f"{single_best['mAP']:.3f} | {'yes' if best_map else 'no'} |\n\n"
-    f"Measured on {len(val):,} held-out images of the {profile} profile. On the smoke profile the nets are "
-    "tiny and barely trained, so the comparison checks the pipeline, not the paper."
-))
+doublenet = scores[experiments.DOUBLENET]
+single_best = {m: max(scores[name][m] for name in experiments.backbone_names()) for m in ("acc", "mAP")}
+best_acc = doublenet["acc"] >= single_best["acc"]
+best_map = doublenet["mAP"] >= single_best["mAP"]
+display(Markdown(tables.claims_table("§4.3", [
+    ("doubleNet has the best accuracy",
+     f"doubleNet {doublenet['acc']:.3f}, best single net {single_best['acc']:.3f}",
+     tables.verdict(best_acc)),
+    ("doubleNet has the best mAP",
+     f"doubleNet {doublenet['mAP']:.3f}, best single net {single_best['mAP']:.3f}",
+     tables.verdict(best_map)),
+], note=(f"Measured on {len(val):,} held-out images of the {profile} profile. On the smoke profile "
+         "the nets are tiny and barely trained, so the comparison checks the pipeline, not the "
+         "paper."))))
 
 # %%
 numbers = {

@@ -37,44 +37,46 @@ length_model = "dual-screened"  # single | dual-truth | dual-screened (§3.3.2; 
 fusion_schedule = [  # the dual-channel fusion, on its two trained branches (frozen base nets)
     {"optimizer": "adam", "learning_rate": 1e-3, "epochs": 1, "train_backbone": 0.0},
 ]
-inception_v4_weights = ""  # a timm inception_v4 state dict (.safetensors/.npz/.pth); empty: random
-inception_resnet_v2_weights = ""  # keras.applications InceptionResNetV2 weights (.h5); empty: random
+weights = {"inception_v4": "", "inception_resnet_v2": ""}  # base net -> ImageNet weight file (format: nets.registry); empty: random
 
 # %%
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from replication import experiments, fashionai, metric, prediction, results
+from replication.book import experiments, figures, results, tables
+from replication.data import fashionai, metric
+from replication.learning import prediction
 
 NOTEBOOK = "08_doublenet"
-setup = experiments.setup_from_parameters(
-    profile, data_root, variant=variant, image_size=image_size, batch_size=batch_size,
-    schedule=schedule, seed=seed, val_fraction=val_fraction,
-    inception_v4_weights=inception_v4_weights, inception_resnet_v2_weights=inception_resnet_v2_weights,
-    normalisation=normalisation, length_model=length_model, fusion_schedule=fusion_schedule)
-train, val, skipped = experiments.load_split(setup)
-print(f"normalisation: {experiments.describe_normalisation(setup, train)}")
-trained = experiments.train_all(setup, train, val)
+chapter = experiments.chapter_setup(
+    profile, data_root, seed=seed, variant=variant, image_size=image_size, batch_size=batch_size,
+    schedule=schedule, val_fraction=val_fraction, normalisation=normalisation,
+    length_model=length_model, fusion_schedule=fusion_schedule, weights=weights)
+print(chapter.describe())
+trained = chapter.train_all()
 
 # %% [markdown]
 # ## Flip test-time augmentation on and off
+#
+# Every base net of the registry alone, and the doubleNet, with and without the flip.
 
 # %%
-single = {(net, flip): experiments.predict(setup, trained, val, [net], [1.0], flip_tta=flip)
-          for net in experiments.BACKBONE_NAMES for flip in (False, True)}
+setup, val = chapter.setup, chapter.val
+single = {(net, flip): experiments.predict(setup, trained, val, {net: 1.0}, flip_tta=flip)
+          for net in experiments.backbone_names() for flip in (False, True)}
+doublenet_nets = list(experiments.DOUBLENET_WEIGHTS)
+doublenet_weights = list(experiments.DOUBLENET_WEIGHTS.values())
 rows = []
 for flip in (False, True):
-    for name in (*experiments.BACKBONE_NAMES, "doublenet"):
-        preds = (single[(name, flip)] if name != "doublenet" else
-                 experiments.blend([single[(n, flip)] for n in experiments.BACKBONE_NAMES],
-                                   experiments.PAPER_ENSEMBLE_WEIGHTS))
-        s = experiments.score(val, preds)
-        rows.append({"model": experiments.DISPLAY_NAMES[name], "flip TTA": "on" if flip else "off",
+    for name in (*experiments.backbone_names(), experiments.DOUBLENET):
+        preds = (single[(name, flip)] if name != experiments.DOUBLENET else
+                 prediction.blend([single[(n, flip)] for n in doublenet_nets], doublenet_weights))
+        s = metric.score(val, preds)
+        rows.append({"model": experiments.display_name(name), "flip TTA": "on" if flip else "off",
                      "acc": s["acc"], "mAP": s["mAP"]})
 tta = pd.DataFrame(rows).pivot(index="model", columns="flip TTA", values=["acc", "mAP"])
-tta.style.format("{:.3f}")
+tables.styled(tta)
 
 # %% [markdown]
 # ## The ensemble weight
@@ -83,21 +85,18 @@ tta.style.format("{:.3f}")
 # uses w = 0.5. The sweep reuses the flip-averaged predictions of each net.
 
 # %%
+first, second = doublenet_nets
 sweep_w = np.round(np.linspace(0, 1, 11), 2)
 sweep = pd.DataFrame([
-    {"w": w, **{k: experiments.score(val, experiments.blend(
-        [single[("inception_v4", True)], single[("inception_resnet_v2", True)]], [w, 1 - w]))[k]
-        for k in ("acc", "mAP")}}
+    {"w": w, **{k: metric.score(val, prediction.blend(
+        [single[(first, True)], single[(second, True)]], [w, 1 - w]))[k] for k in ("acc", "mAP")}}
     for w in sweep_w
 ]).set_index("w")
-fig, ax = plt.subplots(figsize=(7, 3.8), constrained_layout=True)
-ax.plot(sweep.index, sweep["mAP"], marker="o", label="mAP")
-ax.plot(sweep.index, sweep["acc"], marker="s", label="acc")
-ax.axvline(0.5, color="grey", linestyle="--", linewidth=1, label="the paper's w = 0.5")
-ax.set_xlabel("w: weight of Inception-v4 (1 - w: InceptionResNet-v2)")
-ax.set_ylabel("score on the validation split")
-ax.set_title(f"doubleNet ensemble weight ({profile} profile, flip TTA on)")
-ax.legend()
+fig = figures.ensemble_weight_figure(
+    sweep, f"w: weight of {experiments.display_name(first)} (1 - w: "
+           f"{experiments.display_name(second)})",
+    f"doubleNet ensemble weight ({profile} profile, flip TTA on)",
+    paper_w=experiments.DOUBLENET_WEIGHTS[first])
 results.save_figure(fig, profile, NOTEBOOK, "ensemble_weight")
 
 # %% [markdown]
@@ -110,13 +109,12 @@ results.save_figure(fig, profile, NOTEBOOK, "ensemble_weight")
 
 # %%
 folder = results.results_dir(profile, NOTEBOOK)
-doublenet = experiments.predict(setup, trained, val, experiments.BACKBONE_NAMES,
-                                experiments.PAPER_ENSEMBLE_WEIGHTS, flip_tta=True)
+doublenet = experiments.predict(setup, trained, val, experiments.DOUBLENET_WEIGHTS, flip_tta=True)
 prediction.write_submission(folder / "answer.csv", val, doublenet)
 fashionai.write_labels(folder / "Annotations" / "label.csv", val)
 submitted = metric.evaluate_files(folder / "Annotations" / "label.csv", folder / "answer.csv")
-blended = experiments.score(val, experiments.blend(
-    [single[(n, True)] for n in experiments.BACKBONE_NAMES], experiments.PAPER_ENSEMBLE_WEIGHTS))
+blended = metric.score(val, prediction.blend([single[(n, True)] for n in doublenet_nets],
+                                             doublenet_weights))
 assert abs(submitted["mAP"] - blended["mAP"]) < 1e-6, (submitted["mAP"], blended["mAP"])
 print(f"answer.csv: {len(val):,} rows; official metric: mAP {submitted['mAP']:.4f}, "
       f"BasicPrecision {submitted['basic_precision']:.4f}, acc {submitted['acc']:.4f}")
@@ -126,21 +124,21 @@ print(f"python -m replication evaluate --truth {folder / 'Annotations' / 'label.
 # ## The paper's choices beside the measured numbers
 
 # %%
-tta_helps = {name: bool(tta.loc[experiments.DISPLAY_NAMES[name], ("mAP", "on")]
-                        >= tta.loc[experiments.DISPLAY_NAMES[name], ("mAP", "off")])
-             for name in (*experiments.BACKBONE_NAMES, "doublenet")}
+tta_helps = {name: bool(tta.loc[experiments.display_name(name), ("mAP", "on")]
+                        >= tta.loc[experiments.display_name(name), ("mAP", "off")])
+             for name in (*experiments.backbone_names(), experiments.DOUBLENET)}
 best_w = float(sweep["mAP"].idxmax())
-display(Markdown(
-    "| choice (paper §3.4) | measured here | agrees? |\n|---|---|---|\n"
-    + "".join(f"| flip TTA helps {experiments.DISPLAY_NAMES[n]} | mAP "
-              f"{tta.loc[experiments.DISPLAY_NAMES[n], ('mAP', 'off')]:.3f} off, "
-              f"{tta.loc[experiments.DISPLAY_NAMES[n], ('mAP', 'on')]:.3f} on | "
-              f"{'yes' if ok else 'no'} |\n" for n, ok in tta_helps.items())
-    + f"| w = 0.5 is a good ensemble weight | best w = {best_w:.1f} (mAP {sweep['mAP'].max():.3f}; "
-      f"at 0.5: {sweep.loc[0.5, 'mAP']:.3f}) | {'yes' if abs(best_w - 0.5) <= 0.2 else 'no'} |\n\n"
-    f"Measured on {len(val):,} held-out images of the {profile} profile. On the smoke profile the nets are "
-    "tiny and barely trained, so these numbers check the pipeline, not the paper."
-))
+display(Markdown(tables.claims_table("§3.4", [
+    *[(f"flip TTA helps {experiments.display_name(name)}",
+       f"mAP {tta.loc[experiments.display_name(name), ('mAP', 'off')]:.3f} off, "
+       f"{tta.loc[experiments.display_name(name), ('mAP', 'on')]:.3f} on", tables.verdict(ok))
+      for name, ok in tta_helps.items()],
+    ("w = 0.5 is a good ensemble weight",
+     f"best w = {best_w:.1f} (mAP {sweep['mAP'].max():.3f}; at 0.5: {sweep.loc[0.5, 'mAP']:.3f})",
+     tables.verdict(abs(best_w - 0.5) <= 0.2)),
+], kind="choice", note=(
+    f"Measured on {len(val):,} held-out images of the {profile} profile. On the smoke profile the "
+    "nets are tiny and barely trained, so these numbers check the pipeline, not the paper."))))
 
 # %%
 numbers = {

@@ -1,21 +1,18 @@
-"""Replication of "Clothing attribute label recognition based on deep learning" (FashionAI).
+"""Reproducible replication of "Clothing attribute label recognition based on deep learning".
 
-One module per concern; a newcomer finds each paper section by name:
+The package is grouped by concern, in layers (each imports only those before it):
 
-- :mod:`replication.tasks`: the eight attribute dimensions (paper §3.1.1, Table 1).
-- :mod:`replication.fashionai`: the FashionAI data format: read, validate, split, write answers.
-- :mod:`replication.metric`: the official FashionAI metric (AP, mAP, BasicPrecision) and eq. 8 acc.
+- :mod:`replication.data`: the attribute dimensions, the FashionAI files, the official metric and
+  its statistics, the synthetic truth format.
 - :mod:`replication.synthetic`: the embedded synthetic data set in the FashionAI layout.
-- :mod:`replication.normalisation`: data set statistics and the normalisation modes (§3.1.2(1)).
-- :mod:`replication.augmentation`: the paper's imgaug augmentation and its in-model fast twin (§3.1.2(3)).
-- :mod:`replication.inception_v4`, :mod:`replication.inception_resnet_v2`: the base nets (§2.1, §2.2);
-  :mod:`replication.backbones`: their registry and variants.
-- :mod:`replication.models`: multi-task, single- and dual-channel models (§3.3).
-- :mod:`replication.training`: the staged schedule, streaming data, checkpoints and resume (§3.3).
-- :mod:`replication.prediction`: flip TTA, the doubleNet ensemble, answer.csv (§3.4).
-- :mod:`replication.experiments`: the trained models the result notebooks share (§4.2, §4.3).
-- :mod:`replication.profiles`: the smoke / synthetic / paper profiles.
-- :mod:`replication.reproduce`: runs the notebooks with papermill and builds the book.
+- :mod:`replication.nets`: Inception-v4 and InceptionResNet-v2 (§2.1, §2.2), their registry and
+  weight loaders.
+- :mod:`replication.learning`: normalisation, augmentation, models, schedule, input pipeline,
+  training and prediction (§3.1.2, §3.3, §3.4).
+- :mod:`replication.screening`: the flat-lay / on-model screening (§3.2).
+- :mod:`replication.book`: profiles, the experiments the chapters share, tables, figures, and the
+  papermill + Jupyter Book reproduction.
+- :mod:`replication.bench`: benchmarks that print numbers; :mod:`replication.cli`: the command line.
 """
 
 __version__ = "0.1.0"

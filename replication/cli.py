@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from replication.nets import registry  # plain data: the parser starts no Keras backend
+
 
 def _print_json(obj) -> None:
     json.dump(obj, sys.stdout, indent=2, ensure_ascii=False)
@@ -24,7 +26,7 @@ def _error(message: str, code: int = 1) -> int:
 
 
 def cmd_validate(args) -> int:
-    from replication import fashionai
+    from replication.data import fashionai
 
     try:
         report = fashionai.validate(args.root, decode=not args.no_decode, workers=args.workers,
@@ -36,7 +38,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from replication import fashionai, metric
+    from replication.data import fashionai, metric
 
     try:
         scores = metric.evaluate_files(args.truth, args.pred)
@@ -56,7 +58,9 @@ def cmd_synth(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from replication import fashionai, models, prediction, screening
+    from replication.data import fashionai
+    from replication.learning import models, prediction
+    from replication.screening.screen_csv import ScreenedFlatFlags
 
     if args.truth_flags and args.screen_flags:
         return _error("give --truth-flags or --screen-flags, not both")
@@ -64,7 +68,7 @@ def cmd_predict(args) -> int:
         records = prediction.predict_main(
             args.model, args.weights, args.inputs, root=args.root,
             flags=(models.TruthFlatFlags(args.truth_flags) if args.truth_flags else
-                   screening.ScreenedFlatFlags(args.screen_flags, root=args.root)
+                   ScreenedFlatFlags(args.screen_flags, root=args.root)
                    if args.screen_flags else None),
             answer=args.answer, flip_tta=not args.no_flip, progress=not args.no_progress)
     except (fashionai.DataError, ValueError, KeyError, FileNotFoundError) as err:
@@ -74,12 +78,14 @@ def cmd_predict(args) -> int:
 
 
 def cmd_screen(args) -> int:
-    from replication import fashionai, models, screening
-    from replication.profiles import REPO_ROOT
+    from replication.book.profiles import HOME
+    from replication.data import fashionai
+    from replication.learning import models
+    from replication.screening import scoring, screen, screen_csv
 
-    work = args.work or REPO_ROOT / "results" / "screen" / args.root.resolve().name
+    work = args.work or HOME / "results" / "screen" / args.root.resolve().name
     try:
-        screened, calibration, classifier_check = screening.screen_root(
+        screened, calibration, classifier_check = screen.screen_root(
             args.root, work_dir=work, parser_model=args.parser, detector=args.detector,
             classifier_model=args.classifier, threshold=args.threshold,
             parser_epochs=args.parser_epochs, person_epochs=args.person_epochs, seed=args.seed,
@@ -89,14 +95,15 @@ def cmd_screen(args) -> int:
         return _error(str(err).strip("'\""))
     for image, reason in screened.skipped:
         print(f"skipped {image}: {reason}", file=sys.stderr)
-    path = screening.write_screen(screened, args.out)
-    _print_json({"csv": str(path), "calibration": calibration, **screening.summary(screened),
+    path = screen_csv.write_screen(screened, args.out, root=args.root)
+    _print_json({"csv": str(path), "provenance": str(screen_csv.provenance_path(path)),
+                 "calibration": calibration, **scoring.summary(screened),
                  "classifier_check": classifier_check})
     return 0
 
 
 def cmd_reproduce(args) -> int:
-    from replication.reproduce import NotebookFailed, reproduce
+    from replication.book.reproduce import NotebookFailed, reproduce
 
     import yaml
 
@@ -108,7 +115,7 @@ def cmd_reproduce(args) -> int:
         overrides[name] = yaml.safe_load(value) if value else ""
     try:
         reproduce(args.profile, only=args.only, data_root=args.data_root, overrides=overrides,
-                  book=not args.no_book, progress=not args.no_progress)
+                  book=not args.no_book, progress=not args.no_progress, jobs=args.jobs)
     except NotebookFailed as err:
         return _error(str(err))
     except (FileNotFoundError, KeyError, ValueError, RuntimeError) as err:
@@ -117,22 +124,27 @@ def cmd_reproduce(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from replication import bench
-
     if args.what == "models":
-        bench.bench_models(nets=args.nets or bench.NETS, variants=args.variants or bench.VARIANTS,
-                           sizes=args.sizes, batch_size=args.batch_size or bench.DEFAULT_BATCH,
-                           steps=args.steps, warmup=args.warmup,
-                           train={"auto": None, "all": True, "none": False}[args.train],
-                           timm=False if args.no_timm else None,
-                           isolate={"auto": None, "yes": True, "no": False}[args.isolate],
-                           seed=args.seed, out=args.json)
+        from replication.bench import models
+
+        models.bench_models(nets=args.nets or models.NETS,
+                            variants=args.variants or models.VARIANTS, sizes=args.sizes,
+                            batch_size=args.batch_size or models.DEFAULT_BATCH,
+                            steps=args.steps, warmup=args.warmup,
+                            train={"auto": None, "all": True, "none": False}[args.train],
+                            timm=False if args.no_timm else None,
+                            isolate={"auto": None, "yes": True, "no": False}[args.isolate],
+                            seed=args.seed, out=args.json)
     elif args.what == "pipeline":
-        bench.bench_input_pipeline(size=args.size or 480, images=args.images,
-                                   batch_size=args.batch_size or 8, train_steps=args.train_steps,
-                                   root=args.root)
+        from replication.bench import pipeline
+
+        pipeline.bench_input_pipeline(size=args.size or 480, images=args.images,
+                                      batch_size=args.batch_size or 8,
+                                      train_steps=args.train_steps, root=args.root)
     elif args.what == "synth":
-        bench.bench_synth(images_per_task=args.images_per_task, size=args.size or 256,
+        from replication.bench import synth
+
+        synth.bench_synth(images_per_task=args.images_per_task, size=args.size or 256,
                           seed=args.seed, workers=args.workers)
     elif args.what == "learnability":
         root = args.root
@@ -144,7 +156,9 @@ def cmd_bench(args) -> int:
             root = Path(tempfile.mkdtemp(prefix="learnability-"))
             synthetic.generate(root, images_per_task=args.images_per_task, seed=args.seed,
                                size=args.size or 256, workers=args.workers)
-        bench.learnability(root, seed=args.seed)
+        from replication.bench import learnability
+
+        learnability.learnability(root, seed=args.seed)
     return 0
 
 
@@ -196,11 +210,15 @@ def build_parser() -> argparse.ArgumentParser:
                                       "or a folder of photos; writes a CSV")
     p.add_argument("root", type=Path, help="a FashionAI folder (its length images are screened) "
                                            "or any folder of image files")
-    p.add_argument("--out", type=Path, required=True, help="the CSV to write (one row per image)")
+    p.add_argument("--out", type=Path, required=True,
+                   help="the CSV to write (one row per image), its provenance beside it as "
+                        "CSV.json (the data it screens: dual-channel models check it)")
     p.add_argument("--parser", type=Path, default=None, metavar="MODEL.keras",
                    help="a LIP human parser (Keras 3, safe mode); default: on a synthetic root, "
                         "the default parser trained on it; elsewhere, none (stage 1 skipped)")
-    p.add_argument("--detector", choices=["auto", "segmenter", "opencv"], default="auto",
+    from replication.screening.person_detection import DETECTORS  # numpy only: cheap to import
+
+    p.add_argument("--detector", choices=["auto", *DETECTORS], default="auto",
                    help="stage 2's person detector (auto: the learned segmenter on a synthetic "
                         "root, OpenCV HOG + Haar faces elsewhere)")
     p.add_argument("--classifier", type=Path, default=None, metavar="MODEL.keras",
@@ -225,7 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="FashionAI folder (paper profile; default $FASHIONAI_ROOT)")
     p.add_argument("-p", "--param", action="append", metavar="NAME=VALUE",
                    help="set a notebook parameter over the profile's value (YAML value), e.g. "
-                        "-p inception_v4_weights=/path/inception_v4.safetensors")
+                        "-p 'weights={inception_v4: /path/inception_v4.safetensors}'")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="run up to N independent groups of notebooks at once (default "
+                        "$REPLICATION_JOBS or 1; the numbers do not depend on it)")
     p.add_argument("--no-book", action="store_true", help="run the notebooks, skip the book build")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_reproduce)
@@ -245,8 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", type=Path, default=None,
                    help="pipeline/learnability: an existing data folder (default: render one)")
     models = p.add_argument_group("models")
-    models.add_argument("--nets", nargs="+", choices=["inception_v4", "inception_resnet_v2"])
-    models.add_argument("--variants", nargs="+", choices=["tiny", "small", "canonical"])
+    models.add_argument("--nets", nargs="+", choices=registry.names())
+    models.add_argument("--variants", nargs="+", choices=registry.variant_names())
     models.add_argument("--sizes", nargs="+", type=int, default=None,
                         help="input sides (default: tiny/small 128, canonical 299)")
     models.add_argument("--steps", type=int, default=3)

@@ -4,6 +4,8 @@
 # Examples:  bash scripts/reproduce.sh
 #            bash scripts/reproduce.sh --profile synthetic
 #            bash scripts/reproduce.sh --profile paper --data-root /data/fashionAI
+# Output (data/, results/, book/executed/, _build/) goes into the checkout, or into
+# $REPLICATION_HOME when set (the test suite's smoke run uses a fresh temporary one).
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$repo"
 exec python -m replication reproduce "$@"

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import pytest
 
-from replication import augmentation as aug
+from replication.learning import augmentation as aug
 
 N = 48  # draws per engine for the family checks
 

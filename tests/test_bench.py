@@ -1,4 +1,5 @@
-"""Tests for replication.bench.bench_models: the model benchmark (rates, peak memory, timm ratios).
+"""Tests for replication.bench.models.bench_models, the model benchmark (rates, peak memory, timm
+ratios), and the memory meter of replication.bench.common.
 
 One real end-to-end run on the tiny Inception-v4 at 75 px (one compiled train step, about 15 s
 on 2 CPU cores); the timm comparison and the worker protocol with stand-ins; timm itself only
@@ -14,14 +15,14 @@ import types
 import numpy as np
 import pytest
 
-from replication import bench
+from replication.bench import common, models
 
 RATE_KEYS = ("train_images_per_s", "infer_images_per_s", "train_peak_mib", "infer_peak_mib")
 
 
 def test_bench_models_measures_the_tiny_net_without_timm(monkeypatch, capsys):
-    monkeypatch.setattr(bench, "_import_timm", lambda: None)
-    records = bench.bench_models(nets=("inception_v4",), variants=("tiny",), sizes=(75,),
+    monkeypatch.setattr(models, "_import_timm", lambda: None)
+    records = models.bench_models(nets=("inception_v4",), variants=("tiny",), sizes=(75,),
                                  batch_size=2, steps=1, warmup=1, isolate=False)
     assert len(records) == 1
     rec = records[0]
@@ -38,10 +39,10 @@ def test_bench_models_measures_the_tiny_net_without_timm(monkeypatch, capsys):
 
 
 def test_timm_true_without_timm_is_an_import_error(monkeypatch):
-    monkeypatch.setattr(bench, "_import_timm", lambda: None)
-    monkeypatch.setattr(bench, "_measure", lambda *a, **k: pytest.fail("measured anyway"))
+    monkeypatch.setattr(models, "_import_timm", lambda: None)
+    monkeypatch.setattr(models, "_measure", lambda *a, **k: pytest.fail("measured anyway"))
     with pytest.raises(ImportError, match="timm"):
-        bench.bench_models(nets=("inception_v4",), variants=("canonical",), timm=True,
+        models.bench_models(nets=("inception_v4",), variants=("canonical",), timm=True,
                            isolate=False)
 
 
@@ -55,9 +56,9 @@ def _fake_measure(kind, params, meter=None):
 
 def test_canonical_rows_get_timm_columns_and_ratios(monkeypatch, capsys):
     fake = types.SimpleNamespace(__version__="0.0-fake")
-    monkeypatch.setattr(bench, "_import_timm", lambda: (fake, fake))
-    monkeypatch.setattr(bench, "_measure", _fake_measure)
-    records = bench.bench_models(nets=("inception_v4", "inception_resnet_v2"),
+    monkeypatch.setattr(models, "_import_timm", lambda: (fake, fake))
+    monkeypatch.setattr(models, "_measure", _fake_measure)
+    records = models.bench_models(nets=("inception_v4", "inception_resnet_v2"),
                                  variants=("tiny", "canonical"),
                                  sizes={"tiny": (80,), "canonical": (90, 100)}, isolate=False)
     assert [(r["net"], r["variant"], r["size"]) for r in records] == [
@@ -74,19 +75,19 @@ def test_canonical_rows_get_timm_columns_and_ratios(monkeypatch, capsys):
         assert tiny["train_images_per_s"] == 2.0
     assert "ours / timm" in capsys.readouterr().out
 
-    records = bench.bench_models(nets=("inception_v4",), variants=("canonical",), sizes=90,
+    records = models.bench_models(nets=("inception_v4",), variants=("canonical",), sizes=90,
                                  train=True, isolate=False)
     assert records[0]["ratio_train"] == pytest.approx(0.25)
     assert records[0]["ratio_train_peak"] == pytest.approx(0.25)
-    assert bench.bench_models(nets=("inception_v4",), variants=("canonical",), sizes=90,
+    assert models.bench_models(nets=("inception_v4",), variants=("canonical",), sizes=90,
                               timm=False, isolate=False)[0].get("ratio_infer") is None
 
 
 def test_unknown_net_or_variant_is_refused():
     with pytest.raises(ValueError, match="unknown nets"):
-        bench.bench_models(nets=("resnet50",))
+        models.bench_models(nets=("resnet50",))
     with pytest.raises(ValueError, match="unknown variants"):
-        bench.bench_models(variants=("huge",))
+        models.bench_models(variants=("huge",))
 
 
 def test_isolated_measurement_reads_the_workers_result_line(monkeypatch):
@@ -95,23 +96,23 @@ def test_isolated_measurement_reads_the_workers_result_line(monkeypatch):
 
     def fake_run(cmd, **kwargs):
         calls.append(cmd)
-        stdout = "noise from a backend\n" + bench._WORKER_MARK + json.dumps(result) + "\n"
+        stdout = "noise from a backend\n" + models._WORKER_MARK + json.dumps(result) + "\n"
         return subprocess.CompletedProcess(cmd, 0, stdout=stdout, stderr="warnings\n")
 
     monkeypatch.setattr(subprocess, "run", fake_run)
-    assert bench._measure_isolated("ours", {"net": "inception_v4"}) == result
+    assert models._measure_isolated("ours", {"net": "inception_v4"}) == result
     assert calls[0][1:5] == ["-m", "replication.bench", "--worker", "ours"]
     assert json.loads(calls[0][5]) == {"net": "inception_v4"}
 
 
 def test_a_failing_worker_is_an_error_with_its_output():
     with pytest.raises(RuntimeError, match="unknown measurement"):
-        bench._measure_isolated("no-such-kind", {})
+        models._measure_isolated("no-such-kind", {})
 
 
-@pytest.mark.skipif(not bench._reset_host_peak(), reason="needs Linux /proc/self/clear_refs")
+@pytest.mark.skipif(not common.reset_host_peak(), reason="needs Linux /proc/self/clear_refs")
 def test_host_meter_sees_an_allocation_and_resets_between_phases():
-    meter = bench._HostMeter()
+    meter = common.HostMeter()
     meter.base()
     meter.start()
     block = np.ones(200 * 1024 * 1024 // 8)  # 200 MiB, touched
@@ -124,9 +125,9 @@ def test_host_meter_sees_an_allocation_and_resets_between_phases():
 
 
 def test_timm_measurement_when_torch_and_timm_are_installed():
-    if bench._import_timm() is None:
+    if models._import_timm() is None:
         pytest.skip("torch and timm are not installed (pip install '.[parity]')")
-    out = bench._measure_timm("inception_v4", 96, batch=2, steps=1, warmup=0, train=True,
+    out = models._measure_timm("inception_v4", 96, batch=2, steps=1, warmup=0, train=True,
                               gpu=False, seed=0)
     assert out["infer_images_per_s"] > 0 and out["train_images_per_s"] > 0
     assert 40e6 < out["params"] < 45e6  # timm's inception_v4 with 1000 classes: 42.7 M

@@ -6,7 +6,8 @@ import json
 import pytest
 from PIL import Image
 
-from replication import cli, fashionai
+from replication import cli
+from replication.data import fashionai
 
 
 def _root(tmp_path, rows):
@@ -95,15 +96,13 @@ def test_screen_writes_its_csv_for_a_folder_of_real_photos(tmp_path, capsys):
     assert all(row["parser_flat"] == "" and row["decided_by"] == "detector" for row in rows.values())
 
 
-def test_screen_writes_its_csv_for_a_synthetic_root(tmp_path, capsys):
+def test_screen_writes_its_csv_for_a_synthetic_root(tmp_path, capsys, synthetic_set):
     """A synthetic root: the default parser and person segmenter train on it (briefly here), the
     threshold is calibrated against its truth, every length image gets a row with the stage
     that decided it (§3.2: coat/sleeve parser+detector, skirt/pant the detector alone)."""
-    from replication import synthetic
-    from replication.tasks import get_task
+    from replication.data.tasks import get_task
 
-    root = tmp_path / "synthetic"
-    synthetic.generate(root, images_per_task=6, size=64, workers=1, progress=False)
+    root = synthetic_set(6, 64)
     out = tmp_path / "screen.csv"
     args = ["screen", str(root), "--out", str(out), "--work", str(tmp_path / "w"),
             "--parser-epochs", "1", "--person-epochs", "1", "--no-progress"]

@@ -5,7 +5,7 @@ import tomllib
 
 import yaml
 
-from replication.profiles import REPO_ROOT
+from replication.book.profiles import SOURCE_ROOT
 
 
 def _pins(requirements):
@@ -13,9 +13,9 @@ def _pins(requirements):
 
 
 def test_environment_yml_has_the_pyproject_pins():
-    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((SOURCE_ROOT / "pyproject.toml").read_text())["project"]
     wanted = _pins(project["dependencies"] + project["optional-dependencies"]["test"])
-    env = yaml.safe_load((REPO_ROOT / "environment.yml").read_text())
+    env = yaml.safe_load((SOURCE_ROOT / "environment.yml").read_text())
     pip_list = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     got = _pins(r for r in pip_list if not r.startswith("-e"))
     assert got == wanted
@@ -24,6 +24,6 @@ def test_environment_yml_has_the_pyproject_pins():
 
 
 def test_every_direct_dependency_is_pinned_exactly():
-    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((SOURCE_ROOT / "pyproject.toml").read_text())["project"]
     for requirement in project["dependencies"] + project["optional-dependencies"]["test"]:
         assert re.fullmatch(r"[A-Za-z0-9_.\-]+==[0-9][A-Za-z0-9.]*", requirement), requirement

@@ -1,13 +1,16 @@
-"""The shared training path of the model notebooks: model folders, normalisation, score gaps."""
+"""The book's training path (``book.experiments``) and its tables: model folders, the weights
+parameter, normalisation, score gaps, the claims table, and a third base net registered and
+trained through the chapters' code without a change to it."""
 
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from replication import experiments
-from replication.fashionai import LabelRow
-from replication.tasks import get_task
+from replication.data import metric
+from replication.book import experiments, tables
+from replication.data.fashionai import LabelRow
+from replication.data.tasks import get_task
 
 COLLAR, NECK = "collar_design_labels", "neck_design_labels"
 
@@ -19,8 +22,8 @@ def _setup(**overrides):
 
 
 def test_model_folders_keep_the_default_models_names_and_separate_variants_and_modes():
+    # The folder names key the trained models of every earlier run: they must not drift.
     setup = _setup()
-    assert setup.normalisation == experiments.DEFAULT_NORMALISATION == "inception"
     assert experiments.model_dir(setup, "design", "inception_v4") == setup.models_dir / "design-inception_v4"
     assert experiments.model_dir(setup, "design", "inception_v4", "02-px128").name == \
         "design-inception_v4-02-px128"
@@ -60,14 +63,14 @@ def _predictions(rows, *, right: float, seed: int):
 def test_bootstrap_gap_of_a_model_with_itself_is_zero_and_of_a_better_one_positive():
     rows = _rows()
     good, bad = _predictions(rows, right=1.0, seed=1), _predictions(rows, right=0.0, seed=2)
-    same = experiments.bootstrap_gap(rows, good, good, resamples=50)
+    same = metric.bootstrap_gap(rows, good, good, resamples=50)
     assert same["gap"] == same["low"] == same["high"] == 0.0 and same["share_positive"] == 0.0
-    gap = experiments.bootstrap_gap(rows, good, bad, resamples=200, seed=3)
-    assert gap["gap"] == pytest.approx(experiments.score(rows, good)["mAP"] - experiments.score(rows, bad)["mAP"])
+    gap = metric.bootstrap_gap(rows, good, bad, resamples=200, seed=3)
+    assert gap["gap"] == pytest.approx(metric.score(rows, good)["mAP"] - metric.score(rows, bad)["mAP"])
     assert 0 < gap["low"] <= gap["gap"] <= gap["high"] and gap["share_positive"] == 1.0
-    again = experiments.bootstrap_gap(rows, good, bad, resamples=200, seed=3)
+    again = metric.bootstrap_gap(rows, good, bad, resamples=200, seed=3)
     assert again == gap  # seeded
-    acc = experiments.bootstrap_gap(rows, bad, good, metric="acc", resamples=20)
+    acc = metric.bootstrap_gap(rows, bad, good, metric="acc", resamples=20)
     assert acc["gap"] == pytest.approx(-1.0) and acc["high"] < 0
 
 
@@ -94,9 +97,12 @@ def test_a_variant_folder_names_its_whole_configuration():
 
 
 def test_the_models_normalisation_follows_the_setup_with_the_training_splits_statistics(monkeypatch, tmp_path):
-    from replication import fashionai, normalisation, profiles, synthetic
+    from replication.data import fashionai
+    from replication.learning import normalisation
+    from replication.book import profiles
+    from replication import synthetic
 
-    monkeypatch.setattr(profiles, "REPO_ROOT", tmp_path)  # results/<profile>/ under tmp_path
+    monkeypatch.setattr(profiles, "HOME", tmp_path)  # results/<profile>/ under tmp_path
     root = tmp_path / "data"
     synthetic.generate(root, images_per_task=4, size=64, progress=False)
     train = fashionai.read_labels(root)[0][::2]
@@ -128,3 +134,122 @@ def test_length_model_choice_and_its_flags_fail_clearly(tmp_path, monkeypatch):
         experiments.flat_flags(_setup(root=tmp_path), "truth")
     with pytest.raises(ValueError, match="source must be one of"):
         experiments.flat_flags(_setup(), "guessed")
+
+
+def test_the_weights_parameter_maps_registered_nets_to_files(tmp_path, monkeypatch):
+    from replication.book import profiles
+
+    monkeypatch.setattr(profiles, "HOME", tmp_path)
+    root = tmp_path / "data"
+    (root / "Annotations").mkdir(parents=True)
+    (root / "Annotations" / "label.csv").write_text("")  # ensure_data only looks for the file
+    common = dict(variant="tiny", image_size=96, batch_size=16, seed=0, val_fraction=0.2,
+                  schedule=[{"optimizer": "adam", "learning_rate": 1e-3, "epochs": 1}])
+    setup = experiments.setup_from_parameters(
+        "smoke", str(root), weights={"inception_v4": "/w/v4.safetensors", "inception_resnet_v2": None},
+        **common)
+    # A net named with a file gets it; an empty or absent entry trains from random weights.
+    assert experiments.model_spec(setup, "design", "inception_v4", []).weights == "/w/v4.safetensors"
+    assert experiments.model_spec(setup, "design", "inception_resnet_v2", []).weights is None
+    bare = experiments.setup_from_parameters("smoke", str(root), **common)
+    assert experiments.model_spec(bare, "design", "inception_v4", []).weights is None
+    with pytest.raises(ValueError, match="unknown base net.*'inception_v5'"):
+        experiments.setup_from_parameters("smoke", str(root), weights={"inception_v5": "w.h5"},
+                                          **common)
+    with pytest.raises(ValueError, match="maps base net names to weight files"):
+        experiments.setup_from_parameters("smoke", str(root), weights="/w/v4.safetensors", **common)
+
+
+def test_claims_table_verdicts_and_intervals():
+    noisy = {"gap": 0.05, "low": -0.01, "high": 0.1}
+    clear = {"gap": -0.2, "low": -0.3, "high": -0.1}
+    assert tables.verdict(True, noisy) == "yes (within noise)"
+    assert tables.verdict(False, clear) == "no" and tables.verdict(True) == "yes"
+    assert tables.interval(noisy) == "gap +0.050, 95 % interval -0.010 to +0.100"
+    text = tables.claims_table("§4.2", [("a", "1 of 8", "no"), ("b", "x*y", "yes")], note="Note.")
+    assert text == ("| claim (paper §4.2) | measured here | agrees? |\n|---|---|---|\n"
+                    "| a | 1 of 8 | no |\n| b | x*y | yes |\n\nNote.")
+    with pytest.raises(ValueError, match="needs 4 cells"):
+        tables.claims_table("§4.1", [("a", "b", "c")], columns=("flags", "measured here", "agrees?"))
+    assert tables.markdown_text("H*W*C") == r"H\*W\*C"
+
+
+TOY_NET_MODULE = '''"""ToyNet: a third base net, one strided convolution and global average pooling."""
+import keras
+from keras import layers
+
+NUM_FEATURES = 8
+
+
+def toy_net(*, input_shape, width=1.0, blocks=(1,), include_top=False, pooling="avg",
+            name="toy_net"):
+    image = keras.Input(input_shape)
+    x = layers.Conv2D(int(NUM_FEATURES * width), 3, strides=2, activation="relu")(image)
+    return keras.Model(image, layers.GlobalAveragePooling2D(name="avg_pool")(x), name=name)
+
+
+def load_weights(model, weights):
+    raise ValueError("ToyNet has no ImageNet weights")
+'''
+"""The one new file a third base net needs (its registry entry is the other thing)."""
+
+
+def test_a_third_base_net_needs_one_registry_entry_and_trains_through_the_chapters_code(
+        tmp_path, monkeypatch):
+    from replication import synthetic
+    from replication.book import profiles
+    from replication.data import fashionai
+    from replication.nets import registry
+
+    monkeypatch.setattr(profiles, "HOME", tmp_path)
+    (tmp_path / "toy_net_module.py").write_text(TOY_NET_MODULE)
+    monkeypatch.syspath_prepend(tmp_path)
+    monkeypatch.setattr(registry, "BACKBONES", dict(registry.BACKBONES))  # restored afterwards
+    registry.register(registry.Backbone(
+        name="toy_net", display_name="ToyNet", module="toy_net_module",
+        load_weights="toy_net_module:load_weights", weights_format="none",
+        variants={"tiny": {"width": 1.0, "blocks": (1,)}, "canonical": {}}))
+    assert experiments.backbone_names()[-1] == "toy_net"
+    assert experiments.display_name("toy_net") == "ToyNet"
+    # Chapters 7 and 8 compare it alone; the doubleNet stays the paper's pair (§3.4).
+    compared = experiments.compared_models()
+    assert compared["toy_net"] == {"toy_net": 1.0}
+    assert compared[experiments.DOUBLENET] == {"inception_v4": 0.5, "inception_resnet_v2": 0.5}
+
+    root = tmp_path / "data"
+    synthetic.generate(root, size=48, images_per_task=4, workers=1, progress=False)
+    chapter = experiments.chapter_setup(
+        "smoke", str(root), variant="tiny", image_size=32, batch_size=8, seed=0,
+        val_fraction=0.25, schedule=[{"optimizer": "adam", "learning_rate": 1e-3, "epochs": 1}],
+        weights={"toy_net": ""})
+    # train_all walks the registry; the paper's two nets train in the smoke reproduction, so
+    # here only the toy net trains for real (one epoch) and the others' calls are recorded.
+    calls, real = [], experiments.train_model
+
+    def train_model(setup, level, backbone, *args, **kwargs):
+        calls.append((level, backbone))
+        if backbone == "toy_net":
+            return real(setup, level, backbone, *args, **kwargs)
+        return tmp_path / "not-trained-here"
+
+    monkeypatch.setattr(experiments, "train_model", train_model)
+    trained = chapter.train_all(progress=False)
+    assert calls == [(level, net) for level in ("design", "length")
+                     for net in ("inception_v4", "inception_resnet_v2", "toy_net")]
+    for level in ("design", "length"):
+        model = trained[(level, "toy_net")]
+        assert model == experiments.model_dir(chapter.setup, level, "toy_net") / "model.keras"
+        assert model.is_file() and (model.parent / experiments.SPEED_JSON).is_file()
+
+    # Scored as chapters 2, 3 and 5 score their models: the answer file it writes scores the same.
+    val = experiments.of_level(chapter.val, "design")
+    answer, truth = tmp_path / "answers" / "toy.csv", tmp_path / "Annotations" / "label.csv"
+    scored = experiments.score_models(chapter.setup, {"toy": trained[("design", "toy_net")]}, val,
+                                      answers={"toy": answer}, truth_csv=truth)
+    assert metric.evaluate_files(truth, answer)["mAP"] == pytest.approx(
+        scored["toy"].scores["mAP"], abs=1e-6)
+    assert set(scored["toy"].predictions) == {row.image for row in val}
+    # ... and as chapters 6-8 score theirs: both levels, each row by its own level's model.
+    both = experiments.predict(chapter.setup, trained, chapter.val, {"toy_net": 1.0})
+    assert set(both) == {row.image for row in chapter.val}
+    assert fashionai.read_labels(root)[0]  # the data the models trained on is still there

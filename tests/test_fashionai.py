@@ -10,24 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from replication.fashionai import (
-    LABEL_CSV,
-    PROBLEM_KINDS,
-    QUESTION_CSV,
-    DataError,
-    LabelRow,
-    Problem,
-    load_image,
-    read_answer,
-    read_labels,
-    read_questions,
-    safe_image_path,
-    stratified_split,
-    validate,
-    write_answer,
-)
-from replication import fashionai
-from replication.tasks import TASK_KEYS
+from replication.data.fashionai import LABEL_CSV, PROBLEM_KINDS, QUESTION_CSV, DataError, LabelRow, load_image, read_answer, read_labels, read_questions, safe_image_path, stratified_split, validate, write_answer
+from replication.data import fashionai
+from replication.data.tasks import TASK_KEYS
 
 COLLAR = "collar_design_labels"  # 5 values
 SKIRT = "skirt_length_labels"  # 6 values
@@ -201,7 +186,7 @@ def test_label_row_properties() -> None:
     row = LabelRow(image=f"Images/{COLLAR}/a.jpg", task=COLLAR, labels="nmnyn", row=4)
     assert row.value == 3 and row.has_maybe
     assert not LabelRow("i", COLLAR, "ynnnn", 1).has_maybe
-    assert Problem("f", 1, "bad_label", "m").kind == "bad_label"
+    assert LabelRow("i", SKIRT, "nnnnny", 1).value == 5
 
 
 def test_non_canonical_path_is_unsafe(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from replication.fashionai import LABEL_CSV, DataError, LabelRow, write_answer
-from replication.metric import evaluate, evaluate_files, task_metrics
+from replication.data.fashionai import LABEL_CSV, DataError, LabelRow, write_answer
+from replication.data.metric import evaluate, evaluate_files, task_metrics
 
 COLLAR = "collar_design_labels"  # 5 values
 SKIRT = "skirt_length_labels"  # 6 values

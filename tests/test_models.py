@@ -11,19 +11,14 @@ import numpy as np
 import pytest
 from keras import layers
 
-from replication import models, synthetic, training
-from replication.fashionai import LabelRow, read_labels
-from replication.tasks import tasks_of_level
+from conftest import tiny_backbone
+from replication.learning.schedule import Stage
+from replication.learning import models, training
+from replication.data import truth as truth_format
+from replication.data.fashionai import LabelRow, read_labels
+from replication.data.tasks import tasks_of_level
 
 SIZE = 32
-
-
-def tiny_backbone(spec: models.ModelSpec) -> keras.Model:
-    """Two convolutions and global average pooling: the shape of a base net, in miniature."""
-    image = keras.Input((spec.image_size, spec.image_size, 3))
-    x = layers.Conv2D(4, 3, strides=2, activation="relu")(image)
-    x = layers.Conv2D(8, 3, strides=2, activation="relu")(x)
-    return keras.Model(image, layers.GlobalAveragePooling2D()(x), name="tiny")
 
 
 def spec(level: str = "design", **kw) -> models.ModelSpec:
@@ -84,7 +79,7 @@ def test_preprocessing_is_the_data_set_normalisation() -> None:
 
 def test_a_sample_trains_only_its_own_head() -> None:
     model = build("design")
-    training.compile_for_stage(model, training.Stage("adam", 1e-2, 1, train_backbone=1.0))
+    training.compile_for_stage(model, Stage("adam", 1e-2, 1, train_backbone=1.0))
     tasks = tasks_of_level("design")
     neckline = tasks[0]
     rows = [row(neckline.key, v, neckline.n_values, i) for i, v in enumerate([1, 4, 7, 2])]
@@ -103,7 +98,7 @@ def test_a_sample_trains_only_its_own_head() -> None:
 
 def test_head_loss_is_the_mean_over_its_own_rows_only() -> None:
     model = build("design")
-    training.compile_for_stage(model, training.Stage("adam", 1e-3, 1))
+    training.compile_for_stage(model, Stage("adam", 1e-3, 1))
     neckline, collar = tasks_of_level("design")[:2]
     rows = [row(neckline.key, 3, 10, 0), row(collar.key, 1, 5, 1), row(neckline.key, 8, 10, 2)]
     targets, weights = models.masked_targets(rows, tasks_of_level("design"))
@@ -206,11 +201,10 @@ def test_set_backbone_trainable_freezes_then_unfreezes() -> None:
 # --------------------------------------------------------------------------- flags
 
 
-def test_truth_flat_flags_read_the_synthetic_truth(tmp_path) -> None:
-    root = tmp_path / "syn"
-    synthetic.generate(root, images_per_task=3, seed=0, size=32, workers=1, progress=False)
+def test_truth_flat_flags_read_the_synthetic_truth(synthetic_set) -> None:
+    root = synthetic_set(4, 48)
     rows, _ = read_labels(root)
-    truth = synthetic.read_truth(root)
+    truth = truth_format.read_truth(root)
     flags = models.TruthFlatFlags(root)
     assert isinstance(flags, models.FlatFlags)
     got = flags([r.image for r in rows])
@@ -230,12 +224,14 @@ def test_truth_flat_flags_read_the_synthetic_truth(tmp_path) -> None:
 
 def test_default_preprocessing_matches_the_backbones_and_a_real_base_net_loads_safely(
         tmp_path) -> None:
-    from replication import backbones
+    from replication.nets import registry
 
     x = np.array([[0.0, 63.0, 127.5, 255.0]], dtype="float32")
     layer = models.preprocessing(spec())
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)),
-                               backbones.preprocess("inception_resnet_v2")(x), atol=1e-6)
+    # The default mode is the one every base net's ImageNet weights expect: [0, 255] -> [-1, 1].
+    assert {b.input_mode for b in registry.BACKBONES.values()} == {spec().normalisation}
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)), [[-1.0, -0.505882, 0.0, 1.0]],
+                               atol=1e-6)
     # The spec's default factory is replication.backbones; Inception-ResNet-v2 has a registered
     # custom layer (ScaledResidual), which safe mode loads because it is the package's own code.
     keras.utils.set_random_seed(0)
@@ -300,7 +296,7 @@ def test_keras_engine_augments_in_the_model_only_in_training_and_loads_in_safe_m
     assert not np.allclose(keras.ops.convert_to_numpy(augmented(x, training=True)), x)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(augmented(x, training=False)), x)
     # One training step, then the file: safe mode loads the registered twin layers.
-    training.compile_for_stage(model, training.Stage("adam", 1e-3, 1))
+    training.compile_for_stage(model, Stage("adam", 1e-3, 1))
     tasks = tasks_of_level("design")
     rows = [row(t.key, 1, t.n_values, i) for i, t in enumerate(tasks)]
     targets, weights = models.masked_targets(rows, tasks)

@@ -1,4 +1,6 @@
-"""Tests for replication.person_detection: the offline stand-in for the paper's Mask R-CNN (§3.2).
+"""Tests for replication.screening.person_detection: the offline OpenCV stand-in for the paper's
+Mask R-CNN (§3.2) and the detectors' registry by name (the learned segmenter is tested in
+test_screening.py).
 
 Measured with the defaults (hog_threshold=1.0, face_min_neighbors=8, min_side=256, profile faces
 on), opencv-python-headless 4.14.0.94, on the photos that ship inside scikit-image:
@@ -21,14 +23,11 @@ import numpy as np
 import pytest
 import skimage.data
 
-from replication import person_detection as pd
-from replication.person_detection import (
-    Detection,
-    OpenCVPersonDetector,
-    PersonDetector,
-    person_found,
-    skimage_photo_check,
-)
+from replication.screening import person_detection as pd
+from replication.screening.person_detection import (DETECTORS, Detection, OpenCVPersonDetector,
+                                                    PersonDetector, SegmenterPersonDetector,
+                                                    make_detector, person_found,
+                                                    skimage_photo_check)
 
 EXPECTED = {
     "astronaut": "hit",
@@ -213,3 +212,21 @@ def test_missing_hog_names_the_opencv_version(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.delattr(pd._import_cv2(), "HOGDescriptor_getDefaultPeopleDetector")
     with pytest.raises(RuntimeError, match=f"OpenCV {cv2.__version__}.*HOGDescriptor"):
         OpenCVPersonDetector()
+
+
+def test_make_detector_by_name(tmp_path) -> None:
+    """The registry builds each detector by its name, and the detector carries that name; the
+    segmenter needs its model file; an unknown name is refused with the known ones."""
+    from replication.screening import segmentation
+
+    segmentation.build_person_net(16, widths=(4,)).save(tmp_path / "person.keras")
+    for name in DETECTORS:
+        assert make_detector(name, tmp_path / "person.keras").name == name
+    assert isinstance(make_detector("opencv"), OpenCVPersonDetector)
+    segmenter = make_detector("segmenter", tmp_path / "person.keras")
+    assert isinstance(segmenter, SegmenterPersonDetector)
+    assert segmenter.path == tmp_path / "person.keras"
+    with pytest.raises(ValueError, match="segmenter detector needs a trained person segmenter"):
+        make_detector("segmenter")
+    with pytest.raises(ValueError, match=r"one of \('segmenter', 'opencv'\), got 'maskrcnn'"):
+        make_detector("maskrcnn")

@@ -8,23 +8,19 @@ from __future__ import annotations
 
 import json
 import pickle
+import shutil
 
 import keras
 import numpy as np
 import pytest
 from keras import layers
 
-from replication import fashionai, metric, models, prediction, synthetic, training
-from replication.tasks import TASKS
+from conftest import tiny_backbone
+from replication.data import fashionai, metric
+from replication.learning import inputs, models, prediction
+from replication.data.tasks import TASKS
 
 SIZE = 32
-
-
-def tiny_backbone(spec: models.ModelSpec) -> keras.Model:
-    image = keras.Input((spec.image_size, spec.image_size, 3))
-    x = layers.Conv2D(4, 3, strides=2, activation="relu")(image)
-    x = layers.Conv2D(8, 3, strides=2, activation="relu")(x)
-    return keras.Model(image, layers.GlobalAveragePooling2D()(x), name="tiny")
 
 
 def build(level: str, seed: int, size: int = SIZE, **kw) -> keras.Model:
@@ -40,10 +36,9 @@ def build(level: str, seed: int, size: int = SIZE, **kw) -> keras.Model:
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
+def setup(tmp_path_factory, synthetic_set):
     base = tmp_path_factory.mktemp("pred")
-    root = base / "syn"
-    synthetic.generate(root, images_per_task=2, seed=1, size=48, workers=1, progress=False)
+    root = synthetic_set(2, 48, seed=1)
     rows, problems = fashionai.read_labels(root)
     assert not problems
     files = {}
@@ -56,7 +51,7 @@ def setup(tmp_path_factory):
 
 def direct(model: keras.Model, paths, size: int = SIZE) -> tuple[dict, dict]:
     """A model's probabilities on the images and on their mirrors, computed by hand."""
-    x = np.stack([training.load_resized(p, size) for p in paths]).astype("float32")
+    x = np.stack([inputs.load_resized(p, size) for p in paths]).astype("float32")
     return model.predict(x, verbose=0), model.predict(x[:, :, ::-1, :], verbose=0)
 
 
@@ -120,8 +115,10 @@ def test_answer_csv_round_trip_through_the_metric(setup, tmp_path) -> None:
 
 
 def test_predict_main_reads_question_csv_and_image_files(setup, tmp_path) -> None:
-    root, rows, files = setup
-    (root / "Tests").mkdir(exist_ok=True)
+    shared, rows, files = setup
+    root = tmp_path / "data"  # a copy: the question file must lie under the root, which is shared
+    shutil.copytree(shared, root)
+    (root / "Tests").mkdir()
     question = root / "Tests" / "question.csv"
     asked = rows[:3] + rows[-3:]  # design and length rows
     question.write_text("".join(f"{r.image},{r.task},?\n" for r in asked), encoding="utf-8")
@@ -157,7 +154,7 @@ def test_dual_channel_prediction_takes_flags(setup) -> None:
         prediction.predict_probs([dual], None, length, root)
     flags = models.TruthFlatFlags(root)
     probs = prediction.predict_probs([dual], None, length, root, flags=flags)
-    x = np.stack([training.load_resized(root / r.image, SIZE) for r in length]).astype("float32")
+    x = np.stack([inputs.load_resized(root / r.image, SIZE) for r in length]).astype("float32")
     f = flags([r.image for r in length]).astype("float32")[:, None]
     plain = dual.predict({"image": x, "flat": f}, verbose=0)
     mirror = dual.predict({"image": x[:, :, ::-1], "flat": f}, verbose=0)

@@ -1,20 +1,23 @@
 """The reproduction pipeline: notebook selection, failures that keep partial output, and the
-smoke reproduction of every notebook into the book, asserting on the numbers each records."""
+smoke reproduction of every notebook into the book, in a fresh home, asserting on the numbers
+each notebook records."""
 
 import csv
 import html
 import json
-import subprocess
+import os
+from dataclasses import dataclass
 from pathlib import Path
-import sys
 
 import nbformat
 import numpy as np
 import pytest
 
-from replication import fashionai, reproduce
-from replication.profiles import REPO_ROOT, get_profile
-from replication.tasks import TASKS
+from conftest import checkout_files
+from replication.data import fashionai
+from replication.book import profiles, reproduce
+from replication.book.profiles import SOURCE_ROOT, get_profile
+from replication.data.tasks import TASKS
 
 
 def test_list_notebooks_in_order_and_by_prefix():
@@ -44,22 +47,118 @@ def test_a_failing_notebook_names_itself_and_its_cell_and_keeps_partial_output(t
     assert "before 7\n" in texts  # the injected parameter reached the notebook, output kept
 
 
+def test_every_notebook_is_in_one_group_of_the_parallel_run():
+    """A new notebook must be placed in reproduce.GROUPS (or deliberately left to run after them)."""
+    every = reproduce.list_notebooks()
+    groups, after = reproduce.group_notebooks(every)
+    assert sorted(s.stem for group in groups for s in group) == [s.stem for s in every] and not after
+    groups, after = reproduce.group_notebooks([every[2], every[5]])  # --only 03 06
+    assert groups == [[every[2]], [every[5]]] and after == []
+
+
+def test_a_group_runs_in_order_in_its_own_process_and_a_failure_names_notebook_and_cell(
+        tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    monkeypatch.setattr(reproduce, "HOME", home)  # the child writes there, its kernels see it
+    fine = tmp_path / "41_fine.py"
+    fine.write_text('# %% tags=["parameters"]\nx = 1\n\n# %%\nimport os\n'
+                    'print(os.environ["REPLICATION_HOME"], x)\n')
+    broken = tmp_path / "42_broken.py"
+    broken.write_text('# %% tags=["parameters"]\nx = 1\n\n# %%\nprint(x)\n\n# %%\n'
+                      'raise ValueError("boom")\n')
+    with pytest.raises(reproduce.NotebookFailed) as failed:
+        reproduce._run_group_process("smoke", [fine, broken], lambda source: {"x": 7}, False)
+    assert (failed.value.notebook, failed.value.cell) == ("42_broken", 4)
+    assert "ValueError: boom" in str(failed.value)
+    executed = nbformat.read(home / "book" / "executed" / "41_fine.ipynb", as_version=4)
+    texts = [o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert f"{home} 7\n" in texts
+    assert (home / "book" / "executed" / "42_broken.ipynb").exists()  # partial output kept
+
+
+def test_book_sources_are_copied_into_a_separate_home_and_left_alone_in_the_repository(tmp_path):
+    reproduce.copy_book_sources(tmp_path)
+    for name in ("_toc.yml", "intro.md"):
+        assert (tmp_path / "book" / name).read_bytes() == (reproduce.BOOK_SOURCES / name).read_bytes()
+    assert (tmp_path / "_config.yml").read_bytes() == reproduce.CONFIG.read_bytes()
+    assert not (tmp_path / "book" / "executed").exists()  # output, never copied as a source
+    before = checkout_files()
+    reproduce.copy_book_sources(SOURCE_ROOT)  # the README's default: home is the repository
+    assert checkout_files() == before
+
+
+@dataclass(frozen=True)
+class SmokeRun:
+    """The smoke reproduction's home and profile (whose paths point into that home)."""
+
+    home: Path
+    profile: profiles.Profile
+    checkout_before: dict
+    checkout_after: dict
+
+    def __getattr__(self, name):  # results_dir, default_data_root(), parameters(), ...
+        if name.startswith("__") or name == "profile":
+            raise AttributeError(name)
+        return getattr(self.profile, name)
+
+    def page(self, notebook: str) -> str:
+        return (self.home / "_build" / "html" / "book" / "executed" / f"{notebook}.html").read_text()
+
+
 @pytest.fixture(scope="module")
-def smoke_run():
-    """Run the README's reproduction (smoke profile, every notebook, the book) once."""
-    done = subprocess.run([sys.executable, "-m", "replication", "reproduce", "--profile", "smoke",
-                           "--no-progress"], cwd=REPO_ROOT, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-5000:]
-    return get_profile("smoke")
+def smoke_run(smoke_reproduction, session_notes):
+    """The README's reproduction (smoke profile, every notebook, the book), run once in a fresh
+    home (conftest starts it in the background): it renders its own data and trains its own
+    models, so it cannot pass on what an earlier run left in the checkout, and it must write
+    nothing there."""
+    assert smoke_reproduction is not None  # conftest starts it whenever this fixture is used
+    status = smoke_reproduction.wait()
+    session_notes.append(smoke_reproduction.summary())
+    assert status == 0, smoke_reproduction.output()
+    home = smoke_reproduction.home
+    with pytest.MonkeyPatch.context() as patch:  # the in-process readers look in the same home
+        patch.setattr(profiles, "HOME", home)
+        yield SmokeRun(home, get_profile("smoke"), smoke_reproduction.before,
+                       smoke_reproduction.after)
+
+
+def _paths_in(value) -> list[str]:
+    """Every absolute path a numbers.json names (models, answer files, truth files)."""
+    if isinstance(value, dict):
+        return [p for v in value.values() for p in _paths_in(v)]
+    if isinstance(value, list):
+        return [p for v in value for p in _paths_in(v)]
+    return [value] if isinstance(value, str) and value.startswith(os.sep) else []
+
+
+@pytest.mark.slow
+def test_smoke_reproduction_runs_in_its_own_home_and_writes_nothing_into_the_checkout(smoke_run):
+    added = sorted(set(smoke_run.checkout_after) - set(smoke_run.checkout_before))
+    changed = sorted(p for p in smoke_run.checkout_before
+                     if smoke_run.checkout_after.get(p) != smoke_run.checkout_before[p])
+    assert (added, changed) == ([], []), f"the run wrote into the checkout: {added[:20]} {changed[:20]}"
+    assert smoke_run.default_data_root().is_relative_to(smoke_run.home)
+    assert (smoke_run.default_data_root() / fashionai.LABEL_CSV).exists()
+    # Every model, answer and truth file the notebooks name was made by this run, in its home.
+    named = {source.stem: _paths_in(json.loads((smoke_run.results_dir / source.stem / "numbers.json").read_text()))
+             for source in reproduce.list_notebooks()}
+    every = [path for paths in named.values() for path in paths]
+    assert every and all(Path(p).is_relative_to(smoke_run.home) and Path(p).exists() for p in every), every
+    # The groups that ran at the same time trained no model folder in common (reproduce.GROUPS).
+    groups, _ = reproduce.group_notebooks(reproduce.list_notebooks())
+    folders = [{str(Path(p).parent) for s in group for p in named[s.stem] if p.endswith(".keras")}
+               for group in groups]
+    assert all(not (a & b) for i, a in enumerate(folders) for b in folders[i + 1:]), folders
 
 
 @pytest.mark.slow
 def test_smoke_reproduction_builds_the_book_with_every_notebook(smoke_run):
     for source in reproduce.list_notebooks():
-        page = REPO_ROOT / "_build" / "html" / "book" / "executed" / f"{source.stem}.html"
+        page = smoke_run.home / "_build" / "html" / "book" / "executed" / f"{source.stem}.html"
         assert page.exists(), page
-    page = (REPO_ROOT / "_build" / "html" / "book" / "executed" / "01_data.html").read_text()
-    assert page.count("<img") >= 2  # the value-count figure and the sample grid
+    assert smoke_run.page("01_data").count("<img") >= 2  # the value-count figure and the sample grid
+    seconds = json.loads((smoke_run.results_dir / reproduce.TIMINGS_FILE).read_text())
+    assert set(seconds) == {"data", "book", *(s.stem for s in reproduce.list_notebooks())}
 
 
 @pytest.mark.slow
@@ -94,45 +193,96 @@ def test_notebook_01_records_the_numbers_of_the_data(smoke_run):
         assert (smoke_run.results_dir / "01_data" / f"{name}.png").stat().st_size > 10_000
 
 
+def _numbers(smoke_run, notebook: str) -> dict:
+    return json.loads((smoke_run.results_dir / notebook / "numbers.json").read_text())
+
+
+def _submission(smoke_run) -> dict:
+    """Notebook 08's answer.csv, scored again, independently, against its label file."""
+    from replication.data import metric
+
+    folder = smoke_run.results_dir / "08_doublenet"
+    return metric.evaluate_files(folder / "Annotations" / "label.csv", folder / "answer.csv")
+
+
+def _same_scores(recorded: dict, rescored: dict) -> None:
+    """A recorded score (overall and per dimension) equals the rescored submission's: the same
+    doubleNet, flip TTA, weights 0.5/0.5, whose probabilities each notebook blends again (sums
+    in another order: APs to 1e-6)."""
+    assert recorded["mAP"] == pytest.approx(rescored["mAP"], abs=1e-6)
+    assert recorded["acc"] == pytest.approx(rescored["acc"], abs=1e-12)
+    for task, entry in rescored["tasks"].items():
+        assert recorded["tasks"][task]["ap"] == pytest.approx(entry["ap"], abs=1e-6), task
+        assert (recorded["tasks"][task]["acc"], recorded["tasks"][task]["n"]) == pytest.approx(
+            (entry["acc"], entry["n"]), abs=1e-12), task
+
+
 @pytest.mark.slow
-def test_notebook_06_records_the_doublenet_ap_per_dimension(smoke_run):
-    numbers = json.loads((smoke_run.results_dir / "06_per_dimension_ap" / "numbers.json").read_text())
-    aps = [numbers["tasks"][t.key]["ap"] for t in TASKS]
-    assert all(0.0 <= ap <= 1.0 for ap in aps)
-    assert numbers["mAP"] == pytest.approx(np.mean(aps))
+def test_notebook_06_records_the_doublenet_ap_per_dimension_and_its_verdicts(smoke_run):
+    numbers = _numbers(smoke_run, "06_per_dimension_ap")
+    _same_scores(numbers, _submission(smoke_run))
+    aps = {t.short: numbers["tasks"][t.key]["ap"] for t in TASKS}
+    assert all(0.0 <= ap <= 1.0 for ap in aps.values())
+    assert numbers["mAP"] == pytest.approx(np.mean(list(aps.values())))
     for level in ("design", "length"):
         assert numbers["level_mAP"][level] == pytest.approx(
             np.mean([numbers["tasks"][t.key]["ap"] for t in TASKS if t.level == level]))
     assert sum(numbers["tasks"][t.key]["n"] for t in TASKS) == numbers["val_images"]
-    assert numbers["claims"]["dimensions_above_95"] == sum(ap > 0.95 for ap in aps)
+    # The verdicts (paper §4.2: most dimensions above 95 %, lapel and neck lowest), recomputed.
+    claims = numbers["claims"]
+    above = sum(ap > 0.95 for ap in aps.values())
+    lowest = sorted(sorted(aps, key=aps.get)[:2])
+    assert claims == {"dimensions_above_95": above, "most_above_95": above > len(aps) / 2,
+                      "two_lowest": lowest, "lapel_and_neck_lowest": lowest == ["lapel", "neck"]}
     for path in numbers["models"].values():
         assert Path(path).exists()
 
 
 @pytest.mark.slow
 def test_notebook_07_and_08_agree_with_an_independent_scoring_of_the_submission(smoke_run):
-    from replication import metric
+    from replication.book import experiments
 
-    base = json.loads((smoke_run.results_dir / "07_base_nets" / "numbers.json").read_text())
+    base = _numbers(smoke_run, "07_base_nets")
     assert set(base["models"]) == {"inception_v4", "inception_resnet_v2", "doublenet"}
-    doublenet = json.loads((smoke_run.results_dir / "08_doublenet" / "numbers.json").read_text())
-    folder = smoke_run.results_dir / "08_doublenet"
-    rescored = metric.evaluate_files(folder / "Annotations" / "label.csv", folder / "answer.csv")
+    doublenet = _numbers(smoke_run, "08_doublenet")
+    rescored = _submission(smoke_run)
     assert rescored["mAP"] == pytest.approx(doublenet["submission"]["mAP"], abs=1e-12)
-    # The same doubleNet (flip TTA, 0.5/0.5) in notebooks 06, 07 and 08.
-    assert base["models"]["doublenet"]["mAP"] == pytest.approx(rescored["mAP"], abs=1e-6)
+    assert rescored["acc"] == pytest.approx(doublenet["submission"]["acc"], abs=1e-12)
+    assert sum(t["n"] for t in rescored["tasks"].values()) == doublenet["submission"]["rows"] \
+        == doublenet["val_images"] == base["val_images"]
+    # The same doubleNet (flip TTA, 0.5/0.5) in notebooks 07 and 08.
+    _same_scores(base["models"]["doublenet"], rescored)
     assert doublenet["ensemble_sweep"]["0.5"]["mAP"] == pytest.approx(rescored["mAP"], abs=1e-6)
-    first = json.loads((smoke_run.results_dir / "06_per_dimension_ap" / "numbers.json").read_text())
-    assert first["mAP"] == pytest.approx(rescored["mAP"], abs=1e-6)
-    # w = 1 is Inception-v4 alone, w = 0 InceptionResNet-v2 alone (both with flip TTA).
-    assert doublenet["ensemble_sweep"]["1.0"]["mAP"] == pytest.approx(base["models"]["inception_v4"]["mAP"], abs=1e-6)
-    assert doublenet["ensemble_sweep"]["0.0"]["mAP"] == pytest.approx(
-        base["models"]["inception_resnet_v2"]["mAP"], abs=1e-6)
+    # w = 1 is Inception-v4 alone, w = 0 InceptionResNet-v2 alone (both with flip TTA), and
+    # 08's flip-on rows are 07's single nets.
+    tta = doublenet["flip_tta"]
+    shown = {net: experiments.display_name(net) for net in base["models"]}
+    for w, net in (("1.0", "inception_v4"), ("0.0", "inception_resnet_v2")):
+        assert doublenet["ensemble_sweep"][w]["mAP"] == pytest.approx(base["models"][net]["mAP"], abs=1e-6)
+    for net in base["models"]:
+        for key in ("acc", "mAP"):
+            assert tta[f"{shown[net]}/on"][key] == pytest.approx(base["models"][net][key], abs=1e-9)
+
+    # 07's verdicts (paper §4.3: the doubleNet is the best of the three), recomputed.
+    singles = [net for net in base["models"] if net != "doublenet"]
+    assert base["claims"] == {
+        f"doublenet_best_{key}": base["models"]["doublenet"][key] >= max(base["models"][n][key] for n in singles)
+        for key in ("acc", "mAP")}
+    # 08's verdicts (paper §3.4: flip TTA helps, w = 0.5 is a good weight), recomputed.
+    sweep = doublenet["ensemble_sweep"]
+    weights = sorted(sweep, key=float)
+    assert weights == [f"{w / 10:.1f}" for w in range(11)]
+    best_w = float(max(weights, key=lambda w: (sweep[w]["mAP"], -float(w))))  # the first maximum
+    assert doublenet["best_w"] == best_w
+    assert doublenet["claims"] == {
+        "flip_tta_helps": {net: tta[f"{shown[net]}/on"]["mAP"] >= tta[f"{shown[net]}/off"]["mAP"]
+                           for net in base["models"]},
+        "best_w_within_0.2_of_0.5": abs(best_w - 0.5) <= 0.2}
 
 
 def _rescored(numbers: dict, entry: dict) -> dict:
     """A size's or an arm's numbers scored again, independently, from the files the notebook wrote."""
-    from replication import metric
+    from replication.data import metric
 
     return metric.evaluate_files(numbers["truth"], entry["answer"])
 
@@ -185,14 +335,14 @@ def test_notebook_02_records_the_resolution_sweep(smoke_run):
     assert gap["gap"] == pytest.approx(maps[large] - maps[small], abs=1e-9)
     assert gap["low"] <= gap["high"]
     assert (smoke_run.results_dir / "02_resolution" / "fig2_resolution.png").stat().st_size > 10_000
-    page = (REPO_ROOT / "_build" / "html" / "book" / "executed" / "02_resolution.html").read_text()
+    page = smoke_run.page("02_resolution")
     assert page.count("<img") >= 1 and "a higher resolution raises accuracy" in page
     assert numbers["normalisation_description"][:40] in html.unescape(page)
 
 
 @pytest.mark.slow
 def test_notebook_03_records_the_augmentation_ablation(smoke_run):
-    from replication import augmentation
+    from replication.learning import augmentation
 
     numbers = json.loads((smoke_run.results_dir / "03_augmentation" / "numbers.json").read_text())
     expected = {"none": [], **{name: [name] for name in augmentation.PAPER_AUGMENTERS},
@@ -244,22 +394,25 @@ def test_notebook_03_records_the_augmentation_ablation(smoke_run):
     folder = smoke_run.results_dir / "03_augmentation"
     for name in ("augmenter_samples", "ablation"):
         assert (folder / f"{name}.png").stat().st_size > 10_000
-    page = (REPO_ROOT / "_build" / "html" / "book" / "executed" / "03_augmentation.html").read_text()
+    page = smoke_run.page("03_augmentation")
     assert page.count("<img") >= 2 and "adding Crop hurts" in page and "augmentation helps" in page
 
 
 @pytest.mark.slow
 def test_notebook_04_scores_every_screening_stage_against_truth(smoke_run):
-    from replication import experiments, models, screening
-    from replication.tasks import get_task
+    from replication.book import experiments
+    from replication.learning import models
+    from replication.screening import cascade, classifier, screen_csv
+    from replication.data.tasks import get_task
 
     numbers = json.loads((smoke_run.results_dir / "04_screening" / "numbers.json").read_text())
     root = smoke_run.default_data_root()
     rows, _ = fashionai.read_labels(root)
     length = [r for r in rows if get_task(r.task).level == "length"]
     assert numbers["images"] == len(length) and numbers["skipped"] == 0 and numbers["has_truth"]
-    # The screen CSV holds every length image; its flags are the ones chapters 5-8 read.
-    flags = screening.ScreenedFlatFlags(experiments.screen_csv("smoke"))
+    # The screen CSV holds every length image, and its provenance says it screens this data
+    # root as it is now; its flags are the ones chapters 5-8 read.
+    flags = screen_csv.ScreenedFlatFlags.for_root(experiments.screen_csv("smoke"), root)
     screened = flags([r.image for r in length])
     assert len(flags) == len(length)
     assert numbers["summary"]["flat_lay"] == int(screened.sum())
@@ -284,8 +437,8 @@ def test_notebook_04_scores_every_screening_stage_against_truth(smoke_run):
     true_flat = truth([row["image"] for row in table])
     stages = {(s["stage"], s["task"]): s for s in numbers["stages"]}
     tasks = {get_task(r.task).short for r in length}
-    assert set(stages) == {(stage, task) for stage in screening.STAGES for task in [*tasks, "all"]}
-    for stage, column in screening.STAGE_COLUMNS.items():
+    assert set(stages) == {(stage, task) for stage in cascade.STAGES for task in [*tasks, "all"]}
+    for stage, column in cascade.STAGE_COLUMNS.items():
         predicted = np.array([row[column] == "1" for row in table])
         entry = stages[(stage, "all")]
         assert entry["n"] == len(table)
@@ -299,7 +452,7 @@ def test_notebook_04_scores_every_screening_stage_against_truth(smoke_run):
     assert 0.0 <= numbers["parser_iou"]["mean"] <= 1.0 and "face" in numbers["parser_iou"]
     assert [c["stage"] for c in numbers["classifier"]] == list(range(1, len(params["classifier_schedule"]) + 1))
     assert {c["stage"]: c["paper_acc"] for c in numbers["classifier"] if c["paper_acc"]} == \
-        screening.PAPER_CLASSIFIER_ACCURACY
+        classifier.PAPER_CLASSIFIER_ACCURACY
     # OpenCV's detector on the scikit-image photos: the people are found, no false alarm.
     outcomes = {p["photo"]: p["outcome"] for p in numbers["opencv_photos"]}
     assert outcomes == {"astronaut": "hit", "camera": "hit", "coffee": "correct rejection",
@@ -319,15 +472,16 @@ def test_notebook_04_scores_every_screening_stage_against_truth(smoke_run):
     assert claims["the re-screen (stage 2) removes such flat-lays"]["agrees"] == (left2 < left1)
     final_acc = numbers["classifier"][-1]["val_acc_vs_cascade"]
     assert claims["the classifier reaches accuracy 0.957"]["agrees"] == (final_acc >= 0.957)
-    assert numbers["data_fingerprint"] == fashionai.data_fingerprint(root)
-    page = (REPO_ROOT / "_build" / "html" / "book" / "executed" / "04_screening.html").read_text()
+    page = smoke_run.page("04_screening")
     assert page.count("<img") >= 4 and "the classifier reaches accuracy 0.957" in page
 
 
 @pytest.mark.slow
 def test_notebook_05_compares_single_and_dual_channel_per_length_dimension(smoke_run):
-    from replication import experiments, models, screening, training
-    from replication.tasks import get_task, tasks_of_level
+    from replication.book import experiments
+    from replication.learning import models, training
+    from replication.screening import screen_csv
+    from replication.data.tasks import get_task, tasks_of_level
 
     params = smoke_run.parameters("05_dual_channel")
     root = smoke_run.default_data_root()
@@ -353,7 +507,7 @@ def test_notebook_05_compares_single_and_dual_channel_per_length_dimension(smoke
         fusion = _run_config(numbers["models"][f"dual ({source} flags)"])
         # The fusion trained on exactly the single model's rows, each with its flag.
         flags = (models.TruthFlatFlags(root) if source == "truth"
-                 else screening.ScreenedFlatFlags(experiments.screen_csv("smoke")))
+                 else screen_csv.ScreenedFlatFlags.for_root(experiments.screen_csv("smoke"), root))
         assert fusion["spec"]["channels"] == "dual"
         assert single["train_data"] == training._fingerprint(train_rows, None)
         assert fusion["train_data"] == training._fingerprint(
@@ -378,5 +532,5 @@ def test_notebook_05_compares_single_and_dual_channel_per_length_dimension(smoke
     backbone = numbers["backbone"]
     assert later["models"][f"length-{backbone}"] == numbers["models"]["dual (screened flags)"]
     assert (smoke_run.results_dir / "05_dual_channel" / "fig3_dual_vs_single.png").stat().st_size > 10_000
-    page = (REPO_ROOT / "_build" / "html" / "book" / "executed" / "05_dual_channel.html").read_text()
+    page = smoke_run.page("05_dual_channel")
     assert page.count("<img") >= 1 and "dual-channel beats single-channel on every length dimension" in page

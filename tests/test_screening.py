@@ -1,7 +1,8 @@
-"""Tests for the flat-lay / on-model screening of paper §3.2: the two segmentation nets
-(replication.segmentation), the parser rule (replication.human_parsing), the learned person
-detector (replication.person_detection.SegmenterPersonDetector) and the cascade with its CSV
-(replication.screening).
+"""Tests for the flat-lay / on-model screening of paper §3.2 (replication.screening): the two
+segmentation nets (segmentation), the parser rule (human_parsing), the learned person detector
+(person_detection.SegmenterPersonDetector), the cascade (cascade), the classifier's rules
+(classifier), the scoring (scoring), the screen CSV with its provenance (screen_csv) and the whole
+stage on a data set (screen).
 
 Everything runs on tiny nets (a few filters, 16-56 px) whose last layer is set by hand where a
 known output is needed: a 1x1 convolution with zero kernel and a chosen bias gives the same class
@@ -11,6 +12,7 @@ everywhere, whatever the image. The OpenCV detector has its own tests (test_pers
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 import pathlib
@@ -22,13 +24,19 @@ import pytest
 from keras import layers
 from PIL import Image
 
-from replication import fashionai, human_parsing, models, screening, segmentation, synthetic
-from replication.human_parsing import KerasHumanParser
-from replication.models import ModelFileError
-from replication.person_detection import Detection, SegmenterPersonDetector
-from replication.screening import Screened, ScreenedFlatFlags
-from replication.synthetic import LIP
-from replication.tasks import tasks_of_level
+from replication.data import fashionai
+from replication.screening import (cascade, classifier, human_parsing, scoring, screen,
+                                   screen_csv, segmentation)
+from replication.learning import models
+from replication import synthetic
+from replication.data import truth as truth_format
+from replication.screening.human_parsing import KerasHumanParser
+from replication.learning.models import ModelFileError
+from replication.screening.person_detection import Detection, SegmenterPersonDetector
+from replication.screening.cascade import Screened
+from replication.screening.screen_csv import ScreenedFlatFlags, ScreenMismatch
+from replication.data.truth import LIP
+from replication.data.tasks import tasks_of_level
 
 SLEEVE, COAT, SKIRT, PANT = ("sleeve_length_labels", "coat_length_labels",
                              "skirt_length_labels", "pant_length_labels")
@@ -120,6 +128,13 @@ def synth_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("synth") / "d"
     synthetic.generate(root, images_per_task=6, size=64, workers=1, progress=False)
     return root
+
+
+@pytest.fixture(scope="module")
+def screen_work(tmp_path_factory):
+    """Where screen_root keeps the 1-epoch parser and segmenter it trains on ``synth_root``:
+    shared, so that the tests calling it with the same options train them once."""
+    return tmp_path_factory.mktemp("screen_work")
 
 
 # --------------------------------------------------------------------------- segmentation: nets
@@ -239,7 +254,7 @@ def test_cached_model_trains_once_and_retrains_on_changed_config(tmp_path) -> No
 def test_load_masked_images_from_synthetic_truth(synth_root) -> None:
     """Images, LIP masks and flat truth at the requested size, in the order asked for; an image
     without a mask is a KeyError."""
-    truth = synthetic.read_truth(synth_root)
+    truth = truth_format.read_truth(synth_root)
     images = sorted(truth)[:5]
     x, parts, flat = segmentation.load_masked_images(synth_root, images, 16, progress=False)
     assert x.shape == (5, 16, 16, 3) and x.dtype == np.uint8
@@ -424,7 +439,7 @@ def test_rescreen_joint_for_sleeve_and_coat() -> None:
     parser_flat = np.array([True, True, False, False])
     person = np.array([True, False, True, False])
     for task in (SLEEVE, COAT):
-        out = screening.rescreen([task] * 4, parser_flat, person)
+        out = cascade.rescreen([task] * 4, parser_flat, person)
         assert out.tolist() == [True, True, False, True]
 
 
@@ -434,7 +449,7 @@ def test_rescreen_detector_alone_for_skirt_and_pant() -> None:
     parser_flat = np.array([True, True, False, False])
     person = np.array([True, False, True, False])
     for task in (SKIRT, PANT):
-        out = screening.rescreen([task] * 4, parser_flat, person)
+        out = cascade.rescreen([task] * 4, parser_flat, person)
         assert out.tolist() == [False, True, False, True]
 
 
@@ -442,12 +457,12 @@ def test_rescreen_unknown_task_joint_with_parser_detector_without() -> None:
     """A task-less image (a folder of photos) is joint with a parser, detector-only without;
     without a parser every task is detector-only."""
     person = np.array([True, False, True])
-    assert screening.rescreen(["", "", ""], np.array([True, False, False]),
+    assert cascade.rescreen(["", "", ""], np.array([True, False, False]),
                               person).tolist() == [True, True, False]
-    assert screening.rescreen(["", SLEEVE, COAT], None, person).tolist() == [False, True, False]
-    assert screening.rescreen_mode("", True) == "joint"
-    assert screening.rescreen_mode("", False) == "detector"
-    assert screening.rescreen_mode(SKIRT, True) == "detector"
+    assert cascade.rescreen(["", SLEEVE, COAT], None, person).tolist() == [False, True, False]
+    assert cascade.rescreen_mode("", True) == "joint"
+    assert cascade.rescreen_mode("", False) == "detector"
+    assert cascade.rescreen_mode(SKIRT, True) == "detector"
 
 
 def _screened(tasks, parser_flat, person, prob=None) -> Screened:
@@ -458,7 +473,7 @@ def _screened(tasks, parser_flat, person, prob=None) -> Screened:
              else np.full(n, np.nan))
     return Screened(images=[f"Images/t/{i}.jpg" for i in range(n)], tasks=list(tasks),
                     body_share=share, parser_flat=parser_flat, person_found=person,
-                    rescreen_flat=screening.rescreen(tasks, parser_flat, person), skipped=[],
+                    rescreen_flat=cascade.rescreen(tasks, parser_flat, person), skipped=[],
                     classifier_flat_prob=None if prob is None else np.asarray(prob, "float32"),
                     threshold=None if parser_flat is None else 0.1)
 
@@ -487,7 +502,7 @@ def test_stage_scores_by_hand() -> None:
     nothing is predicted flat; a stage that did not run is left out."""
     tasks = ["a", "a", "b", "b", "b"]
     truth = np.array([True, False, True, False, False])
-    rows = screening.stage_scores(tasks, truth, {
+    rows = scoring.stage_scores(tasks, truth, {
         "parser": np.array([True, True, False, False, False]),
         "rescreen": np.zeros(5, bool), "classifier": None})
     assert [(r["stage"], r["task"]) for r in rows] == [
@@ -507,6 +522,65 @@ def test_stage_scores_by_hand() -> None:
     assert np.isnan(r["precision"]) and r["recall"] == 0.0 and r["accuracy"] == 0.6
 
 
+def test_validation_stage_scores_keep_the_validation_images_and_short_names() -> None:
+    """Only the images of the validation mask are scored, each dimension by its short name, and
+    a stage that did not run (no classifier) is left out."""
+    s = _screened([SLEEVE, SLEEVE, SKIRT, SKIRT], [True, False, True, False],
+                  [False, True, True, False])
+    val = np.array([True, True, False, True])
+    truth = np.array([True, True, False, False])
+    rows = scoring.validation_stage_scores(s, val, truth)
+    assert [(r["stage"], r["task"]) for r in rows] == [
+        ("parser", "skirt"), ("parser", "sleeve"), ("parser", "all"),
+        ("rescreen", "skirt"), ("rescreen", "sleeve"), ("rescreen", "all")]
+    by = {(r["stage"], r["task"]): r for r in rows}
+    assert by["parser", "all"]["n"] == 3 and by["parser", "skirt"]["n"] == 1
+    # Validation parser verdicts [flat, on-model, on-model] against truth [flat, flat, on-model].
+    assert (by["parser", "all"]["tp"], by["parser", "all"]["fn"], by["parser", "all"]["tn"]) == \
+        (1, 1, 1)
+
+
+def test_score_detector_by_hand() -> None:
+    """A person is present exactly in the on-model images: found counts on-model images only."""
+    found = np.array([True, True, False, False, True])
+    flat = np.array([False, True, False, True, False])
+    assert scoring.score_detector(found, flat) == {
+        "accuracy": 3 / 5, "on-model found": 2, "on-model missed": 1, "person in a flat-lay": 1}
+
+
+def test_paper_claims_follow_from_the_verdicts_and_the_history() -> None:
+    """Flat-lays left among stage 1's on-model images, how many the re-screen removes, and the
+    classifier's final accuracy against the paper's 0.957 (from classifier's constant)."""
+    s = _screened([SLEEVE, SLEEVE, SLEEVE, SKIRT], [False, False, True, False],
+                  [True, False, True, False])
+    truth = np.array([True, True, False, True])
+    val = np.ones(4, bool)
+    history = [{"stage": 1, "val_acc_vs_cascade": 0.5, "val_acc_vs_truth": 0.25},
+               {"stage": 2, "val_acc_vs_cascade": 0.96, "val_acc_vs_truth": 0.75}]
+    claims = scoring.paper_claims(s, val, history, truth)
+    # Stage 1 on-model: images 0, 1, 3, all flat-lays; the re-screen keeps only image 0 on-model.
+    assert claims == [
+        {"claim": "stage 1 leaves flat-lays among its on-model images",
+         "measured": "3 of 3 stage-1 on-model images are flat-lays", "agrees": True},
+        {"claim": "the re-screen (stage 2) removes such flat-lays",
+         "measured": "3 before, 1 after", "agrees": True},
+        {"claim": "the classifier reaches accuracy 0.957",
+         "measured": "0.960 vs the cascade's labels, 0.750 vs truth", "agrees": True}]
+    assert classifier.PAPER_CLASSIFIER_ACCURACY[5] == 0.957
+    history[-1]["val_acc_vs_cascade"] = 0.9
+    assert scoring.paper_claims(s, val, history) == [
+        {"claim": "the classifier reaches accuracy 0.957",
+         "measured": "0.900 vs the cascade's labels", "agrees": False}]
+
+
+def test_split_images_is_the_stratified_split_of_label_csv(synth_root) -> None:
+    """screen.split_images gives the images of fashionai.stratified_split, both levels."""
+    rows, _ = fashionai.read_labels(synth_root)
+    train, val = fashionai.stratified_split(rows, val_fraction=0.5, seed=3)
+    assert screen.split_images(synth_root, val_fraction=0.5, seed=3) == (
+        [r.image for r in train], [r.image for r in val])
+
+
 # --------------------------------------------------------------------------- the screen CSV
 
 
@@ -515,10 +589,10 @@ def test_write_screen_and_flags_round_trip(tmp_path) -> None:
     verdicts; an image the file does not list is a KeyError naming the file."""
     s = _screened([SLEEVE, SKIRT, "", COAT], [True, False, False, False],
                   [True, False, True, False])
-    path = screening.write_screen(s, tmp_path / "out" / "screen.csv")
+    path = screen_csv.write_screen(s, tmp_path / "out" / "screen.csv", root=tmp_path)
     with open(path, newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
-    assert tuple(rows[0]) == screening.SCREEN_COLUMNS
+    assert tuple(rows[0]) == screen_csv.SCREEN_COLUMNS
     assert len(rows) == 5
     table = [dict(zip(rows[0], r)) for r in rows[1:]]
     assert [r["flat"] for r in table] == ["1", "1", "0", "1"]
@@ -539,14 +613,14 @@ def test_write_screen_and_flags_round_trip(tmp_path) -> None:
 def test_write_screen_without_parser_and_with_classifier(tmp_path) -> None:
     """No parser: empty stage-1 cells; a classifier: its verdict is the flag read back."""
     s = _screened([SLEEVE, SKIRT], None, [True, False])
-    path = screening.write_screen(s, tmp_path / "a.csv")
+    path = screen_csv.write_screen(s, tmp_path / "a.csv", root=tmp_path)
     rows = list(csv.DictReader(open(path, newline="", encoding="utf-8")))
     assert [r["body_share"] for r in rows] == ["", ""]
     assert [r["parser_flat"] for r in rows] == ["", ""]
     assert ScreenedFlatFlags(path)(s.images).tolist() == [False, True]
 
     s = _screened([SLEEVE, SKIRT], [True, True], [False, True], prob=[0.1, 0.7])
-    path = screening.write_screen(s, tmp_path / "b.csv")
+    path = screen_csv.write_screen(s, tmp_path / "b.csv", root=tmp_path)
     rows = list(csv.DictReader(open(path, newline="", encoding="utf-8")))
     assert [r["rescreen_flat"] for r in rows] == ["1", "0"]
     assert [r["classifier_flat"] for r in rows] == ["0", "1"]
@@ -575,10 +649,96 @@ def test_flags_digest_changes_with_a_flag() -> None:
     def flags(names):
         return np.array([table[n] for n in names])
 
-    first = screening.flags_digest(flags, images)
-    assert len(first) == 8 and screening.flags_digest(flags, images) == first
+    first = screen_csv.flags_digest(flags, images)
+    assert len(first) == 8 and screen_csv.flags_digest(flags, images) == first
     table["Images/c.jpg"] = True
-    assert screening.flags_digest(flags, images) != first
+    assert screen_csv.flags_digest(flags, images) != first
+
+
+def test_flags_digest_keeps_the_names_of_models_trained_before() -> None:
+    """The digest hashes "image,flag" lines (not the CSV file), so the dual-channel model folders
+    named by it keep their names whatever the CSV around the flags holds."""
+    import hashlib
+
+    images = ["Images/a.jpg", "Images/b.jpg"]
+    expected = hashlib.sha256(b"Images/a.jpg,1\nImages/b.jpg,0").hexdigest()[:8]
+    assert screen_csv.flags_digest(lambda names: np.array([True, False]), images) == expected
+
+
+def _fake_root(path: pathlib.Path, labels: str = "Images/a.jpg,sleeve_length_labels,ny\n"):
+    """A root with only a label.csv: enough for a data fingerprint."""
+    (path / "Annotations").mkdir(parents=True)
+    (path / fashionai.LABEL_CSV).write_text(labels)
+    return path
+
+
+def test_write_screen_records_its_provenance_beside_the_csv(tmp_path) -> None:
+    """<csv>.json: the CSV's hash and row count, the root's name and data fingerprint, the stages
+    that ran and what ran them, the package's version; the CSV itself holds only its rows."""
+    from replication import __version__
+
+    root = _fake_root(tmp_path / "my-data")
+    s = _screened([SLEEVE, SKIRT], [True, False], [True, False], prob=[0.9, 0.2])
+    s.parser_name, s.detector_name, s.classifier_name = "keras:p.keras", "opencv", "keras:c.keras"
+    s.classifier_used = False
+    path = screen_csv.write_screen(s, tmp_path / "out" / "screen.csv", root=root)
+    sidecar = screen_csv.provenance_path(path)
+    assert sidecar == tmp_path / "out" / "screen.csv.json"
+    provenance = json.loads(sidecar.read_text())
+    assert provenance == screen_csv.read_provenance(path)
+    assert provenance["csv"] == "screen.csv" and provenance["rows"] == 2
+    assert provenance["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert provenance["root"] == "my-data"
+    assert provenance["data_fingerprint"] == fashionai.data_fingerprint(root)
+    assert provenance["stages"] == ["parser", "rescreen", "classifier"]
+    assert (provenance["parser"], provenance["detector"], provenance["classifier"]) == \
+        ("keras:p.keras", "opencv", "keras:c.keras")
+    assert provenance["threshold"] == 0.1 and provenance["classifier_used"] is False
+    assert provenance["package"] == f"replication {__version__}"
+    assert path.read_text().splitlines()[0] == ",".join(screen_csv.SCREEN_COLUMNS)
+    assert not list(path.parent.glob("*.partial"))
+    # No parser, no classifier: the stages and the names say so.
+    s = _screened([SLEEVE], None, [True])
+    provenance = screen_csv.read_provenance(screen_csv.write_screen(s, tmp_path / "b.csv",
+                                                                    root=root))
+    assert provenance["stages"] == ["rescreen"] and provenance["classifier_used"] is None
+    assert provenance["threshold"] is None
+
+
+def test_check_screens_accepts_its_root_and_refuses_others_with_what_to_rerun(tmp_path) -> None:
+    """The CSV screens the root it was written for; another root, the same root re-rendered
+    (another label.csv), a CSV edited afterwards and a CSV without provenance are refused, each
+    error naming the CSV and what to rerun."""
+    root = _fake_root(tmp_path / "data")
+    s = _screened([SLEEVE, SKIRT], [True, False], [True, False])
+    path = screen_csv.write_screen(s, tmp_path / "screen.csv", root=root)
+    assert screen_csv.check_screens(path, root)["root"] == "data"
+    flags = ScreenedFlatFlags.for_root(path, root)
+    assert flags(s.images).tolist() == s.flat.tolist()
+    assert flags([str(root / s.images[0])]).tolist() == [bool(s.flat[0])]  # by path under root
+
+    other = _fake_root(tmp_path / "other")
+    with pytest.raises(ScreenMismatch, match=r"screen\.csv screens 'data'.*not .*other.*"
+                                             r"python -m replication screen .*other"):
+        ScreenedFlatFlags.for_root(path, other)
+    (root / fashionai.LABEL_CSV).write_text("Images/b.jpg,sleeve_length_labels,ny\n")
+    with pytest.raises(ScreenMismatch, match=r"older rendering.*run notebook 04"):
+        screen_csv.check_screens(path, root, rerun="(run notebook 04)")
+    assert isinstance(ScreenMismatch("x"), ValueError)  # callers that catch ValueError still do
+
+    path = screen_csv.write_screen(s, tmp_path / "screen.csv", root=root)  # screened again
+    screen_csv.check_screens(path, root)
+    path.write_text(path.read_text().replace(",1,flat-lay,", ",0,on-model,", 1))
+    with pytest.raises(ScreenMismatch, match=r"screen\.csv changed after it was screened"):
+        screen_csv.check_screens(path, root)
+    screen_csv.provenance_path(path).unlink()
+    with pytest.raises(FileNotFoundError, match=r"screen\.csv has no provenance.*screen again"):
+        screen_csv.check_screens(path, root)
+    screen_csv.provenance_path(path).write_text('{"format": "something else"}')
+    with pytest.raises(ScreenMismatch, match=r"screen\.csv\.json: not a screen CSV's provenance"):
+        screen_csv.check_screens(path, root)
+    with pytest.raises(FileNotFoundError, match=r"gone\.csv not found.*notebook 04"):
+        screen_csv.check_screens(tmp_path / "gone.csv", root, rerun="(notebook 04)")
 
 
 # --------------------------------------------------------------------------- listing images
@@ -586,7 +746,7 @@ def test_flags_digest_changes_with_a_flag() -> None:
 
 def test_list_images_fashionai_root_gives_length_rows_only(synth_root) -> None:
     """A FashionAI root: the length-level rows of label.csv, in file order, with their tasks."""
-    images, tasks = screening.list_images(synth_root)
+    images, tasks = cascade.list_images(synth_root)
     rows, _ = fashionai.read_labels(synth_root)
     length = [r for r in rows if r.task in LENGTH_TASKS]
     assert images == [r.image for r in length] and tasks == [r.task for r in length]
@@ -600,7 +760,7 @@ def test_list_images_plain_folder_recursive_sorted(tmp_path) -> None:
         path = tmp_path / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"x")
-    images, tasks = screening.list_images(tmp_path)
+    images, tasks = cascade.list_images(tmp_path)
     assert images == ["a/x.png", "b.jpg", "c.webp", "sub/deeper/d.JPEG"]
     assert tasks == ["", "", "", ""]
 
@@ -611,9 +771,9 @@ def test_list_images_empty_or_missing_folder(tmp_path) -> None:
     empty.mkdir()
     (empty / "readme.txt").write_text("no images")
     with pytest.raises(FileNotFoundError, match="nothing_here: no Annotations/label.csv"):
-        screening.list_images(empty)
+        cascade.list_images(empty)
     with pytest.raises(FileNotFoundError, match="missing: not a folder"):
-        screening.list_images(tmp_path / "missing")
+        cascade.list_images(tmp_path / "missing")
 
 
 # --------------------------------------------------------------------------- run_cascade
@@ -669,7 +829,7 @@ def test_run_cascade_with_fakes_skips_corrupt_image(tmp_path) -> None:
     in input order across chunks, with the joint / detector rules per task."""
     paths, names, tasks = _cascade_files(tmp_path)
     parser = FakeParser()
-    s = screening.run_cascade(paths, names, tasks, parser=parser, detector=FakeDetector(),
+    s = cascade.run_cascade(paths, names, tasks, parser=parser, detector=FakeDetector(),
                               threshold=0.5, chunk=2, progress=False)
     assert len(s.skipped) == 1
     name, reason = s.skipped[0]
@@ -692,7 +852,7 @@ def test_run_cascade_with_fakes_skips_corrupt_image(tmp_path) -> None:
 def test_run_cascade_without_parser_detector_decides(tmp_path) -> None:
     """No parser: no stage 1 (NaN shares, no threshold), the detector decides every image."""
     paths, names, tasks = _cascade_files(tmp_path)
-    s = screening.run_cascade(paths, names, tasks, parser=None, detector=FakeDetector(),
+    s = cascade.run_cascade(paths, names, tasks, parser=None, detector=FakeDetector(),
                               threshold=0.5, chunk=4, progress=False)
     assert s.parser_flat is None and s.threshold is None
     assert np.isnan(s.body_share).all() and len(s.body_share) == 8
@@ -705,7 +865,7 @@ def test_run_cascade_all_unreadable(tmp_path) -> None:
     """Every file unreadable: nothing screened, every file skipped, no crash."""
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"")
-    s = screening.run_cascade([bad, tmp_path / "missing.jpg"], ["a", "b"], [SLEEVE, SKIRT],
+    s = cascade.run_cascade([bad, tmp_path / "missing.jpg"], ["a", "b"], [SLEEVE, SKIRT],
                               parser=FakeParser(), detector=FakeDetector(), threshold=0.1,
                               progress=False)
     assert s.images == [] and len(s.rescreen_flat) == 0
@@ -720,7 +880,7 @@ def test_train_classifier_refuses_one_class(tmp_path) -> None:
     spec = models.ModelSpec(level="length", backbone="tiny", image_size=32)
     schedule = [{"optimizer": "adam", "learning_rate": 1e-3, "epochs": 1}]
     with pytest.raises(ValueError, match="one class"):
-        screening.train_classifier(tmp_path, ["Images/a.jpg", "Images/b.jpg"],
+        classifier.train_classifier(tmp_path, ["Images/a.jpg", "Images/b.jpg"],
                                    np.array([True, True]), ["Images/c.jpg"], np.array([False]),
                                    spec=spec, schedule=schedule, out_dir=tmp_path / "work",
                                    progress=False)
@@ -735,13 +895,13 @@ def test_screen_dataset_end_to_end_smoke(synth_root, tmp_path) -> None:
     split's, the threshold calibrated on it and applied, the CSV readable; models reused."""
     rows, _ = fashionai.read_labels(synth_root)
     train, val = fashionai.stratified_split(rows, val_fraction=0.5, seed=0)
-    config = screening.ScreeningConfig(parser_size=32, parser_epochs=1, person_size=32,
+    config = screen.ScreeningConfig(parser_size=32, parser_epochs=1, person_size=32,
                                        person_epochs=1, classifier=None)
     work = tmp_path / "work"
-    run = screening.screen_dataset(synth_root, [r.image for r in train], [r.image for r in val],
+    run = screen.screen_dataset(synth_root, [r.image for r in train], [r.image for r in val],
                                    config=config, work_dir=work, progress=False)
     s = run.screened
-    images, tasks = screening.list_images(synth_root)
+    images, tasks = cascade.list_images(synth_root)
     assert s.images == images and s.tasks == tasks and s.skipped == []
     val_set = {r.image for r in val}
     assert run.val.tolist() == [i in val_set for i in images]
@@ -750,22 +910,27 @@ def test_screen_dataset_end_to_end_smoke(synth_root, tmp_path) -> None:
     assert run.calibration["images"] == int(run.val.sum())
     assert s.threshold == run.calibration["threshold"]
     assert np.array_equal(s.parser_flat, ~human_parsing.on_model(s.body_share, s.threshold))
-    assert np.array_equal(s.rescreen_flat, screening.rescreen(s.tasks, s.parser_flat,
+    assert np.array_equal(s.rescreen_flat, cascade.rescreen(s.tasks, s.parser_flat,
                                                               s.person_found))
     assert run.classifier_model is None and s.classifier_flat_prob is None
     assert run.parser_model.exists() and run.person_model.exists()
     assert set(s.decided_by()) <= {"parser", "parser+detector", "detector"}
 
-    path = screening.write_screen(s, tmp_path / "screen.csv")
-    flags = ScreenedFlatFlags(path)
+    path = screen_csv.write_screen(s, tmp_path / "screen.csv", root=synth_root)
+    flags = ScreenedFlatFlags.for_root(path, synth_root)  # it screens this root: no error
     assert len(flags) == 24 and np.array_equal(flags(images), s.flat)
-    rates = screening.stage_scores(s.tasks, screening.truth_flat(synth_root, s.images),
+    provenance = screen_csv.read_provenance(path)
+    assert provenance["stages"] == ["parser", "rescreen"] and provenance["classifier"] is None
+    assert provenance["parser"] == f"keras:{run.parser_model.parent.name}/model.keras"
+    assert provenance["detector"] == f"segmenter:{run.person_model.parent.name}/model.keras"
+    assert provenance["threshold"] == s.threshold
+    rates = scoring.stage_scores(s.tasks, scoring.truth_flat(synth_root, s.images),
                                    {"parser": s.parser_flat, "rescreen": s.rescreen_flat})
     assert {r["task"] for r in rates} == LENGTH_TASKS | {"all"}
 
     # A second run reuses both models (same files, not rewritten).
     stamps = (run.parser_model.stat().st_mtime_ns, run.person_model.stat().st_mtime_ns)
-    again = screening.screen_dataset(synth_root, [r.image for r in train],
+    again = screen.screen_dataset(synth_root, [r.image for r in train],
                                      [r.image for r in val], config=config, work_dir=work,
                                      progress=False)
     assert (again.parser_model, again.person_model) == (run.parser_model, run.person_model)
@@ -781,7 +946,7 @@ def test_screened_flags_find_images_by_file_path_under_their_root(tmp_path) -> N
                         body_share=np.array([0.0, 0.5]), parser_flat=np.array([True, False]),
                         person_found=np.array([False, True]),
                         rescreen_flat=np.array([True, False]), skipped=[])
-    path = screening.write_screen(screened, tmp_path / "screen.csv")
+    path = screen_csv.write_screen(screened, tmp_path / "screen.csv", root=tmp_path)
     flags = ScreenedFlatFlags(path, root=tmp_path)
     assert flags([str(tmp_path / "Images/t/b.jpg"), "Images/t/a.jpg"]).tolist() == [False, True]
     with pytest.raises(KeyError, match="screen.csv"):
@@ -807,9 +972,9 @@ def test_a_classifier_no_better_than_the_majority_class_does_not_overrule_the_ca
     """Its verdicts are used only when they agree with the cascade's labels more often than the
     cascade's majority class does; otherwise the re-screen decides, and decided_by says so."""
     labels = np.array([True, False, False, False])
-    assert screening.classifier_beats_majority(np.zeros(4, bool), labels) == \
+    assert classifier.classifier_beats_majority(np.zeros(4, bool), labels) == \
         {"accuracy": 0.75, "majority": 0.75, "used": False}
-    assert screening.classifier_beats_majority(labels, labels)["used"] is True
+    assert classifier.classifier_beats_majority(labels, labels)["used"] is True
     screened = Screened(images=["a", "b"], tasks=["skirt_length_labels"] * 2,
                         body_share=np.zeros(2), parser_flat=np.array([True, True]),
                         person_found=np.array([True, False]),
@@ -820,24 +985,24 @@ def test_a_classifier_no_better_than_the_majority_class_does_not_overrule_the_ca
     assert screened.flat.tolist() == [False, True] and screened.decided_by() == ["detector"] * 2
 
 
-def test_screen_root_checks_a_given_classifier_on_the_validation_split(synth_root, tmp_path,
+def test_screen_root_checks_a_given_classifier_on_the_validation_split(synth_root, screen_work,
                                                                       monkeypatch) -> None:
     """The CLI's rule is notebook 04's: on a synthetic root a user's classifier overrules the
     cascade only where it beats the cascade's majority class on the validation split."""
-    work = tmp_path / "w"
+    work = screen_work
     options = {"work_dir": work, "parser_epochs": 1, "person_epochs": 1, "progress": False}
-    cascade, _, check = screening.screen_root(synth_root, **options)
-    assert check is None and "classifier" not in cascade.decided_by()
-    labels = {image: flat for image, flat in zip(cascade.images, cascade.rescreen_flat)}
+    screened, _, check = screen.screen_root(synth_root, **options)
+    assert check is None and "classifier" not in screened.decided_by()
+    labels = {image: flat for image, flat in zip(screened.images, screened.rescreen_flat)}
 
     open_model_file = models.open_model_file  # the parser and segmenter still load for real
     monkeypatch.setattr(models, "open_model_file",
                         lambda path: path if path == "c.keras" else open_model_file(path))
 
-    def screen_with(classifier):
-        monkeypatch.setattr(screening, "classifier_probs", lambda model, paths, **_: np.array(
-            [classifier(str(pathlib.Path(p).relative_to(synth_root))) for p in paths], float))
-        return screening.screen_root(synth_root, classifier_model="c.keras", **options)
+    def screen_with(verdict):
+        monkeypatch.setattr(classifier, "classifier_probs", lambda model, paths, **_: np.array(
+            [verdict(str(pathlib.Path(p).relative_to(synth_root))) for p in paths], float))
+        return screen.screen_root(synth_root, classifier_model="c.keras", **options)
 
     agreeing, _, check = screen_with(lambda image: float(labels[image]))
     # This set is too small to hold validation length images: the check runs on all of them.
@@ -846,5 +1011,35 @@ def test_screen_root_checks_a_given_classifier_on_the_validation_split(synth_roo
     assert agreeing.decided_by() == ["classifier"] * len(agreeing.images)
     constant, _, check = screen_with(lambda image: 0.0)  # always "on-model"
     assert check["used"] is False and check["accuracy"] <= check["majority"]
-    assert np.array_equal(constant.flat, cascade.rescreen_flat)
-    assert constant.decided_by() == cascade.decided_by()
+    assert np.array_equal(constant.flat, screened.rescreen_flat)
+    assert constant.decided_by() == screened.decided_by()
+
+
+def test_a_csv_from_the_screen_command_feeds_the_dual_channel_flags(synth_root, screen_work,
+                                                                   tmp_path, monkeypatch,
+                                                                   capsys) -> None:
+    """`python -m replication screen ROOT --out CSV` writes the provenance the dual-channel
+    models check (experiments.flat_flags): its CSV is accepted for ROOT and refused, naming
+    notebook 04, for the same set under another path (another data fingerprint)."""
+    import shutil
+
+    from replication import cli
+    from replication.book import experiments
+
+    out = tmp_path / "screen.csv"
+    assert cli.main(["screen", str(synth_root), "--out", str(out), "--work", str(screen_work),
+                     "--parser-epochs", "1", "--person-epochs", "1", "--no-progress"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["provenance"] == str(screen_csv.provenance_path(out))
+    monkeypatch.setattr(experiments, "screen_csv", lambda profile: out)
+    schedule = [{"optimizer": "adam", "learning_rate": 1e-3, "epochs": 1}]
+    setup = experiments.Setup(profile="smoke", root=synth_root, variant="tiny", image_size=32,
+                              batch_size=4, schedule=schedule)
+    flags = experiments.flat_flags(setup, "screened")
+    with open(out, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert flags([r["image"] for r in rows]).tolist() == [r["flat"] == "1" for r in rows]
+    moved = tmp_path / "moved"
+    shutil.copytree(synth_root, moved)
+    with pytest.raises(ScreenMismatch, match=r"screen\.csv screens .*moved.*notebook 04"):
+        experiments.flat_flags(experiments.Setup(**{**vars(setup), "root": moved}), "screened")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from pathlib import Path
@@ -11,7 +12,9 @@ import pytest
 from PIL import Image
 
 from replication import synthetic
-from replication.tasks import TASK_KEYS, TASKS
+from replication.data import truth as truth_format
+from replication.data.tasks import TASK_KEYS, TASKS
+from replication.synthetic import body, garments, sampling
 
 SMALL = {"images_per_task": 12, "seed": 3, "size": 96}
 N_VALUES = {t.key: t.n_values for t in TASKS}
@@ -91,7 +94,7 @@ def test_another_seed_gives_another_data_set(small: Path, tmp_path: Path) -> Non
 
 
 def test_truth_matches_label_csv_and_masks_fit_their_images(small: Path) -> None:
-    truth = synthetic.read_truth(small)
+    truth = truth_format.read_truth(small)
     rows = _rows(small)
     assert list(truth) == [r[0] for r in rows]
     for image, info in truth.items():
@@ -108,16 +111,16 @@ def test_masks_hold_body_parts_on_model_and_none_on_flat_lays(larger) -> None:
     root, _ = larger
     seen: set[int] = set()
     n_model = n_flat = bare = 0
-    for image, info in synthetic.read_truth(root).items():
+    for image, info in truth_format.read_truth(root).items():
         with Image.open(info["mask"]) as m:
             labels = set(np.unique(np.asarray(m)).tolist())
         if info["flat"]:
             n_flat += 1
-            assert not labels & set(synthetic.ON_MODEL_LABELS), (image, labels)
+            assert not labels & set(truth_format.ON_MODEL_LABELS), (image, labels)
             assert labels & GARMENTS, (image, labels)
         else:
             n_model += 1
-            bare += not labels & set(synthetic.ON_MODEL_LABELS)
+            bare += not labels & set(truth_format.ON_MODEL_LABELS)
             seen |= labels
     assert n_model and n_flat
     # a close crop of a worn garment now and then shows no body part at all (the hard case that
@@ -130,7 +133,7 @@ def test_masks_hold_body_parts_on_model_and_none_on_flat_lays(larger) -> None:
 
 def test_length_tasks_mix_flat_lays_and_on_model_images(larger) -> None:
     root, summary = larger
-    truth = synthetic.read_truth(root)
+    truth = truth_format.read_truth(root)
     for task in TASKS:
         flats = [truth[r[0]]["flat"] for r in _rows(root) if r[1] == task.key]
         share = sum(flats) / len(flats)
@@ -164,7 +167,7 @@ def test_m_rows_are_rare_and_sit_next_to_the_y(larger) -> None:
         if task.level == "length":   # length values are in length order: neighbours are adjacent
             assert abs(y - m) == 1, (key, labels)
         else:
-            neighbours = [u for _, u in synthetic._neighbours(synthetic.DESIGN_PARAM[task.short], y)]
+            neighbours = [u for _, u in sampling._neighbours(garments.DESIGN_PARAM[task.short], y)]
             assert m in neighbours, (key, labels)
 
 
@@ -173,17 +176,17 @@ def test_sample_param_marks_m_exactly_near_a_border() -> None:
     rng = np.random.default_rng(0)
     near = 0
     for _ in range(4000):
-        x, maybe = synthetic.sample_param(rng, table, 1)
-        band = synthetic.AMBIGUOUS_BAND * 0.3
+        x, maybe = sampling.sample_param(rng, table, 1)
+        band = sampling.AMBIGUOUS_BAND * 0.3
         assert 0.3 <= x <= 0.6
         if maybe is None:
             assert x <= 0.6 - band
         else:
             assert maybe == 2 and x > 0.6 - band
             near += 1
-        _, maybe3 = synthetic.sample_param(rng, table, 3)
+        _, maybe3 = sampling.sample_param(rng, table, 3)
         assert maybe3 is None   # no neighbour on its axis: never ambiguous
-    assert 0.5 * synthetic.AMBIGUOUS_P < near / 4000 < 2 * synthetic.AMBIGUOUS_P
+    assert 0.5 * sampling.AMBIGUOUS_P < near / 4000 < 2 * sampling.AMBIGUOUS_P
 
 
 def test_generate_keeps_foreign_files_and_writes_its_parameters(tmp_path: Path) -> None:
@@ -193,7 +196,10 @@ def test_generate_keeps_foreign_files_and_writes_its_parameters(tmp_path: Path) 
     (tmp_path / "Images" / "other.jpg").write_bytes(b"x")
     synthetic.generate(tmp_path, images_per_task=1, size=48, workers=1, progress=False)
     assert foreign.read_text() == "mine" and (tmp_path / "Images" / "other.jpg").exists()
-    assert (tmp_path / synthetic.PARAMS_JSON).is_file()
+    params = json.loads((tmp_path / truth_format.PARAMS_JSON).read_text())
+    # the renderer's name and format version key trained models to the data: they must not drift
+    assert params == {"generator": "replication.synthetic", "format_version": 1, "seed": 0,
+                      "images_per_task": 1, "size": 48}
     assert not (tmp_path / "Annotations" / "label.csv.tmp").exists()
 
 
@@ -206,19 +212,19 @@ def test_generate_rejects_bad_arguments(tmp_path: Path) -> None:
 
 def test_read_truth_names_file_and_line_of_a_bad_row(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="truth.csv"):
-        synthetic.read_truth(tmp_path)
+        truth_format.read_truth(tmp_path)
     path = tmp_path / "Truth" / "truth.csv"
     path.parent.mkdir()
     path.write_text("image,flat,mask\nImages/a/b.jpg,1,Truth/masks/a/b.png\n"
                     "Images/a/c.jpg,2,Truth/masks/a/c.png\n")
-    with pytest.raises(synthetic.TruthError, match=r"truth\.csv, line 3: flat"):
-        synthetic.read_truth(tmp_path)
+    with pytest.raises(truth_format.TruthError, match=r"truth\.csv, line 3: flat"):
+        truth_format.read_truth(tmp_path)
     path.write_text("img,flat\n")
-    with pytest.raises(synthetic.TruthError, match="line 1"):
-        synthetic.read_truth(tmp_path)
+    with pytest.raises(truth_format.TruthError, match="line 1"):
+        truth_format.read_truth(tmp_path)
     path.write_text("image,flat,mask\nImages/a/b.jpg,1\n")
-    with pytest.raises(synthetic.TruthError, match="line 2: expected 3 columns"):
-        synthetic.read_truth(tmp_path)
+    with pytest.raises(truth_format.TruthError, match="line 2: expected 3 columns"):
+        truth_format.read_truth(tmp_path)
 
 
 def test_flat_lays_are_framed_on_the_garment_alone() -> None:
@@ -232,7 +238,7 @@ def test_flat_lays_are_framed_on_the_garment_alone() -> None:
             continue
         _, mask, _ = synthetic.render_image(0, task_index, index, 96)
         m = np.asarray(mask)
-        assert not np.isin(m, synthetic.ON_MODEL_LABELS).any()
+        assert not np.isin(m, truth_format.ON_MODEL_LABELS).any()
         rows, cols = np.flatnonzero((m > 0).any(axis=1)), np.flatnonzero((m > 0).any(axis=0))
         fill = max((rows[-1] - rows[0]) / m.shape[0], (cols[-1] - cols[0]) / m.shape[1])
         assert fill > 0.6, (index, scene.value, fill)
@@ -242,18 +248,18 @@ def test_flat_lays_are_framed_on_the_garment_alone() -> None:
 
 def test_length_classes_sit_on_their_body_landmarks() -> None:
     """DESIGN §6: lengths are defined on landmarks; each table is contiguous and increasing."""
-    for table in synthetic.LENGTH_PARAM.values():
+    for table in garments.LENGTH_PARAM.values():
         ranges = [table[v] for v in sorted(table)]
         assert all(lo < hi for lo, hi in ranges)
         assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
-    y = synthetic.CANON_Y
-    limb = synthetic.LIMB_LENGTH
-    assert synthetic.SLEEVE_END[4][0] < synthetic.ELBOW_AT < synthetic.SLEEVE_END[4][1]   # elbow
-    assert synthetic.SLEEVE_END[7][0] < 1.0 < synthetic.SLEEVE_END[7][1]                 # long: wrist
+    y = body.CANON_Y
+    limb = body.LIMB_LENGTH
+    assert garments.SLEEVE_END[4][0] < body.ELBOW_AT < garments.SLEEVE_END[4][1]   # elbow
+    assert garments.SLEEVE_END[7][0] < 1.0 < garments.SLEEVE_END[7][1]             # long: wrist
     knee_on_leg = limb["thigh"] / (limb["thigh"] + limb["shin"])
-    assert synthetic.PANT_END[2][0] < knee_on_leg < synthetic.PANT_END[2][1]           # mid: knee
-    assert synthetic.COAT_HEM[5][0] < y["knee"] < synthetic.COAT_HEM[5][1]
-    assert synthetic.SKIRT_HEM[2][0] < y["knee"] < synthetic.SKIRT_HEM[2][1]
-    assert synthetic.SKIRT_HEM[4][0] < y["ankle"] < synthetic.SKIRT_HEM[4][1]
-    assert synthetic.SKIRT_HEM[5][0] < y["floor"] < synthetic.SKIRT_HEM[5][1]
-    assert synthetic.COAT_HEM[1][1] < y["hip"] < synthetic.COAT_HEM[2][1]
+    assert garments.PANT_END[2][0] < knee_on_leg < garments.PANT_END[2][1]         # mid: knee
+    assert garments.COAT_HEM[5][0] < y["knee"] < garments.COAT_HEM[5][1]
+    assert garments.SKIRT_HEM[2][0] < y["knee"] < garments.SKIRT_HEM[2][1]
+    assert garments.SKIRT_HEM[4][0] < y["ankle"] < garments.SKIRT_HEM[4][1]
+    assert garments.SKIRT_HEM[5][0] < y["floor"] < garments.SKIRT_HEM[5][1]
+    assert garments.COAT_HEM[1][1] < y["hip"] < garments.COAT_HEM[2][1]

@@ -1,0 +1,260 @@
+"""The three profiles (DESIGN §5), in one place: which data, how big, which parameters.
+
+- ``smoke``: a small synthetic set and small everything; every notebook runs in minutes on
+  2 CPU cores. For CI and first contact.
+- ``synthetic``: a synthetic set big enough that the paper's comparisons are measurable.
+- ``paper``: the real FashionAI data at 480 px, from a folder the user gives.
+
+A profile injects its parameters into each notebook's ``parameters`` cell through papermill;
+a student can override any of them in the notebook itself.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from replication.learning import schedule
+from replication.learning.schedule import as_dicts
+
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
+"""The repository: the package and the book's sources (``notebooks/``, the pages and
+``_toc.yml`` in ``book/``, ``_config.yml``). A run only reads it."""
+
+HOME_ENV = "REPLICATION_HOME"
+"""Environment variable naming the folder a run writes into (default: the repository)."""
+
+HOME = Path(os.environ.get(HOME_ENV) or SOURCE_ROOT).resolve()
+"""Where a run writes: ``data/``, ``results/``, ``book/executed/`` and ``_build/``. The README's
+commands leave it at the repository; the test suite points it at a fresh temporary folder, so
+that a run never sees the models or data an earlier run left behind."""
+
+DATA_ROOT_ENV = "FASHIONAI_ROOT"
+"""Environment variable naming the real FashionAI folder for the ``paper`` profile."""
+
+
+@dataclass(frozen=True)
+class SyntheticSpec:
+    """How to render the profile's embedded synthetic data set."""
+
+    images_per_task: int
+    size: int
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    synthetic: SyntheticSpec | None
+    """``None``: the profile reads the user's FashionAI folder (``--data-root`` / ``$FASHIONAI_ROOT``)."""
+    seed: int = 0
+    notebook_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Per notebook stem (e.g. ``"01_data"``), the parameters this profile injects."""
+
+    @property
+    def results_dir(self) -> Path:
+        return HOME / "results" / self.name
+
+    def default_data_root(self) -> Path | None:
+        if self.synthetic is None:
+            env = os.environ.get(DATA_ROOT_ENV)
+            return Path(env) if env else None
+        spec = self.synthetic
+        # The folder name carries the spec, so a changed spec never reuses a stale set.
+        return HOME / "data" / f"synthetic-n{spec.images_per_task}-px{spec.size}-seed{spec.seed}"
+
+    def parameters(self, notebook: str, data_root: str | Path | None = None) -> dict[str, Any]:
+        """The papermill parameters for one notebook under this profile."""
+        root = data_root or self.default_data_root()
+        return {
+            "profile": self.name,
+            "data_root": str(root) if root else "",
+            "seed": self.seed,
+            **self.notebook_params.get(notebook, {}),
+        }
+
+
+# Training settings the model notebooks (06-08) share, per profile. Schedules are data: a list
+# of stages (optimizer, learning rate, epochs, share of the base net that trains), as
+# ``replication.learning.schedule.Stage`` reads them.
+PAPER_SCHEDULE = as_dicts(schedule.PAPER_SCHEDULE)  # §3.2/§3.3, defined in learning.schedule
+# Without ImageNet weights the paper's fine-tuning rates would leave a random base net where it
+# started, so the synthetic profiles train from scratch with the same shape of schedule (Adam,
+# decreasing rates, then SGD) at rates that move a fresh net.
+SCRATCH_SCHEDULE = [
+    {"optimizer": "adam", "learning_rate": 1e-3, "epochs": 12, "train_backbone": 1.0},
+    {"optimizer": "adam", "learning_rate": 2.5e-4, "epochs": 3, "train_backbone": 1.0},
+    {"optimizer": "sgd", "learning_rate": 1e-3, "epochs": 1, "train_backbone": 1.0},
+]
+# The smoke profile checks that every notebook runs, not what the nets learn: one short Adam
+# stage, as each further stage costs a new trace of the training step (7-14 s on 2 CPU cores for
+# the tiny nets, where an epoch costs under one). Multi-stage schedules, checkpoints and resume
+# are tested in tests/test_training.py; notebook 04's classifier still runs five stages.
+SMOKE_SCHEDULE = [
+    {"optimizer": "adam", "learning_rate": 2e-3, "epochs": 3, "train_backbone": 1.0},
+]
+# The input normalisation (§3.1.2(1); ``replication.normalisation.MODES``) is a profile parameter
+# of every model notebook. smoke and synthetic train from scratch with the Inception scaling
+# X / 127.5 - 1; the paper profile normalises with the data set's own statistics, as the paper does.
+_SMOKE_TRAINING = {"variant": "tiny", "image_size": 96, "batch_size": 16, "schedule": SMOKE_SCHEDULE,
+                   "val_fraction": 0.2, "normalisation": "inception"}
+_SYNTHETIC_TRAINING = {"variant": "small", "image_size": 192, "batch_size": 32,
+                       "schedule": SCRATCH_SCHEDULE, "val_fraction": 0.2, "normalisation": "inception"}
+_PAPER_TRAINING = {"variant": "canonical", "image_size": 480, "batch_size": 32,
+                   "schedule": PAPER_SCHEDULE, "val_fraction": 0.1, "normalisation": "dataset"}
+MODEL_NOTEBOOKS = ("06_per_dimension_ap", "07_base_nets", "08_doublenet")
+# The dual-channel length model (§3.3.2): notebooks 06-08 use it with the flags of notebook 04's
+# screening, as the paper does. The fusion trains on the two trained branches with their base
+# nets frozen; the paper gives no schedule for it.
+_SMOKE_LENGTH = {"length_model": "dual-screened", "fusion_schedule": [
+    {"optimizer": "adam", "learning_rate": 1e-3, "epochs": 1, "train_backbone": 0.0}]}
+FUSION_SCHEDULE = [{"optimizer": "adam", "learning_rate": 1e-3, "epochs": 2, "train_backbone": 0.0}]
+"""The dual-channel fusion's training: the two trained branches' base nets frozen, the fusion
+layers and heads trained (the paper gives no schedule for this step)."""
+_FUSION = {"length_model": "dual-screened", "fusion_schedule": FUSION_SCHEDULE}
+
+# Notebook 04, the screening (§3.2): the classifier's schedule is the paper's optimizers and
+# rates (Adam 1e-3 x 3 epochs, 2.5e-5, 7.5e-6, SGD 4.5e-6, 1e-6). From scratch (no ImageNet
+# weights) the base net trains in every stage instead of being frozen in the first; the smoke
+# profile gives its first stage 8 epochs and a BatchNormalization momentum of 0.9
+# (``screening.build_classifier`` says why), or its tiny net would not learn in time.
+SCRATCH_SCREENING_SCHEDULE = [{**PAPER_SCHEDULE[0], "train_backbone": 1.0}, *PAPER_SCHEDULE[1:]]
+SMOKE_SCREENING_SCHEDULE = [{**SCRATCH_SCREENING_SCHEDULE[0], "epochs": 8},
+                            *SCRATCH_SCREENING_SCHEDULE[1:]]
+_SCREENING_DEFAULTS = {"val_fraction": 0.2, "detector": "segmenter", "parser_model": "",
+                       "threshold": None, "mask_profile": "", "classifier_weights": ""}
+_SMOKE_SCREENING = {**_SCREENING_DEFAULTS, "parser_size": 64, "parser_epochs": 10,
+                    "person_size": 48, "person_epochs": 40,
+                    "classifier_backbone": "inception_resnet_v2", "classifier_variant": "tiny",
+                    "classifier_image_size": 75, "classifier_batch_size": 8,
+                    "classifier_schedule": SMOKE_SCREENING_SCHEDULE, "classifier_bn_momentum": 0.9}
+_SYNTHETIC_SCREENING = {**_SCREENING_DEFAULTS, "parser_size": 128, "parser_epochs": 20,
+                        "person_size": 64, "person_epochs": 40,
+                        "classifier_backbone": "inception_v4", "classifier_variant": "small",
+                        "classifier_image_size": 128, "classifier_batch_size": 32,
+                        "classifier_schedule": SCRATCH_SCREENING_SCHEDULE,
+                        "classifier_bn_momentum": None}
+# The real data has no part masks: the default parser learns from the synthetic profile's set
+# (or the user gives a LIP-trained parser), and stage 2 uses the OpenCV detector, which works on
+# photos; the threshold cannot be calibrated without truth (human_parsing.DEFAULT_THRESHOLD).
+_PAPER_SCREENING = {**_SCREENING_DEFAULTS, "val_fraction": 0.1, "detector": "opencv",
+                    "mask_profile": "synthetic", "parser_size": 128, "parser_epochs": 20,
+                    "person_size": 64, "person_epochs": 40,
+                    "classifier_backbone": "inception_v4", "classifier_variant": "canonical",
+                    "classifier_image_size": 480, "classifier_batch_size": 32,
+                    "classifier_schedule": PAPER_SCHEDULE, "classifier_bn_momentum": None}
+
+# The preprocessing experiments (notebooks 02 resolution, 03 augmentation) train one design-level
+# model per input size or per augmentation arm, all with the same schedule and seed. The smoke
+# profile keeps them inside about three minutes on 2 CPU cores: the tiny InceptionResNet-v2 (whose
+# training step traces twice as fast as the tiny Inception-v4's) and the smoke schedule.
+# The synthetic profile gives them a shorter schedule than 06-08's, as they train twelve models.
+SCRATCH_ABLATION_SCHEDULE = [
+    {"optimizer": "adam", "learning_rate": 1e-3, "epochs": 8, "train_backbone": 1.0},
+    {"optimizer": "adam", "learning_rate": 2.5e-4, "epochs": 2, "train_backbone": 1.0},
+]
+_SMOKE_ABLATION = {**_SMOKE_TRAINING, "backbone": "inception_resnet_v2"}
+_SYNTHETIC_ABLATION = {**_SYNTHETIC_TRAINING, "backbone": "inception_v4",
+                       "schedule": SCRATCH_ABLATION_SCHEDULE}
+_PAPER_ABLATION = {**_PAPER_TRAINING, "backbone": "inception_v4"}
+
+
+def _sweep(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Notebook 02's parameters: the ablation's, with the list ``image_sizes`` for ``image_size``."""
+    return {k: v for k, v in params.items() if k != "image_size"}
+
+
+RESOLUTION_SIZES = {  # notebook 02: the input sizes swept (Fig. 2); the paper chose 480
+    "smoke": [75, 96],  # 75 px: the smallest input both base nets take
+    "synthetic": [96, 128, 192, 256],
+    "paper": [224, 299, 384, 480],
+}
+
+
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile(
+            name="smoke",
+            description="Small synthetic set, tiny models: every notebook in minutes on 2 CPU cores.",
+            synthetic=SyntheticSpec(images_per_task=48, size=128),
+            notebook_params={
+                "01_data": {"samples_per_task": 4, "stats_max_images": 0},
+                "02_resolution": {**_sweep(_SMOKE_ABLATION), "image_sizes": RESOLUTION_SIZES["smoke"]},
+                "03_augmentation": {**_SMOKE_ABLATION, "augment_engine": "imgaug"},
+                "04_screening": _SMOKE_SCREENING,
+                "05_dual_channel": {**_SMOKE_TRAINING, "backbone": "inception_resnet_v2",
+                                    "fusion_schedule": _SMOKE_LENGTH["fusion_schedule"]},
+                **{nb: {**_SMOKE_TRAINING, **_SMOKE_LENGTH} for nb in MODEL_NOTEBOOKS},
+            },
+        ),
+        Profile(
+            name="synthetic",
+            description="Synthetic set big enough to measure the paper's comparisons; hours on 2 CPU cores.",
+            synthetic=SyntheticSpec(images_per_task=1000, size=256),
+            notebook_params={
+                "01_data": {"samples_per_task": 6, "stats_max_images": 0},
+                "02_resolution": {**_sweep(_SYNTHETIC_ABLATION), "image_sizes": RESOLUTION_SIZES["synthetic"]},
+                "03_augmentation": {**_SYNTHETIC_ABLATION, "augment_engine": "imgaug"},
+                "04_screening": _SYNTHETIC_SCREENING,
+                "05_dual_channel": {**_SYNTHETIC_TRAINING, "backbone": "inception_v4",
+                                    "fusion_schedule": _FUSION["fusion_schedule"]},
+                **{nb: {**_SYNTHETIC_TRAINING, **_FUSION} for nb in MODEL_NOTEBOOKS},
+            },
+        ),
+        Profile(
+            name="paper",
+            description="The real FashionAI attribute data at 480 px with the canonical nets; a GPU.",
+            synthetic=None,
+            notebook_params={
+                "01_data": {"samples_per_task": 6, "stats_max_images": 0},
+                "02_resolution": {**_sweep(_PAPER_ABLATION), "image_sizes": RESOLUTION_SIZES["paper"]},
+                "03_augmentation": {**_PAPER_ABLATION, "augment_engine": "imgaug"},
+                "04_screening": _PAPER_SCREENING,
+                "05_dual_channel": {**_PAPER_TRAINING, "backbone": "inception_v4",
+                                    "fusion_schedule": _FUSION["fusion_schedule"]},
+                **{nb: {**_PAPER_TRAINING, **_FUSION} for nb in MODEL_NOTEBOOKS},
+            },
+        ),
+    )
+}
+
+
+def get_profile(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise KeyError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}") from None
+
+
+def ensure_data(profile: Profile | str, data_root: str | Path | None = None, *,
+                progress: bool = True) -> Path:
+    """The profile's data root, rendering the synthetic set first if it is missing.
+
+    For the ``paper`` profile the folder must already hold the FashionAI data
+    (``Annotations/label.csv`` and ``Images/``); nothing is ever downloaded.
+    """
+    from replication.data import fashionai
+
+    profile = get_profile(profile) if isinstance(profile, str) else profile
+    root = Path(data_root) if data_root else profile.default_data_root()
+    if root is None:
+        raise FileNotFoundError(
+            f"profile {profile.name!r} reads the real FashionAI data: pass --data-root PATH or set "
+            f"${DATA_ROOT_ENV} to the folder that holds Annotations/label.csv and Images/ "
+            "(see data/README.md)"
+        )
+    label_csv = root / fashionai.LABEL_CSV
+    if label_csv.exists():
+        return root
+    if profile.synthetic is None or data_root:
+        raise FileNotFoundError(f"{label_csv} not found: {root} is not a FashionAI data folder")
+    from replication import synthetic
+
+    spec = profile.synthetic
+    synthetic.generate(root, images_per_task=spec.images_per_task, seed=spec.seed,
+                       size=spec.size, progress=progress)
+    return root

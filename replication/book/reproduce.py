@@ -1,0 +1,344 @@
+"""Run the notebooks in order with papermill and build the book (DESIGN §5).
+
+``notebooks/NN_name.py`` (py:percent) is read with jupytext, executed by papermill with the
+profile's parameters injected after its ``parameters`` cell, and written to
+``book/executed/NN_name.ipynb``; Jupyter Book 1 then builds ``_build/html`` from those
+executed notebooks without executing anything itself (``execute_notebooks: off``).
+
+The sources (notebooks, the book's own pages, ``_toc.yml``, ``_config.yml``) are read from the
+repository, ``profiles.SOURCE_ROOT``; everything a run writes goes under ``profiles.HOME``
+(``$REPLICATION_HOME``, by default the repository itself). When the two differ, the book's
+sources are copied into the home before the build, since Jupyter Book wants the table of
+contents, the pages and the executed notebooks under one root.
+
+With ``jobs > 1`` (``$REPLICATION_JOBS``; default 1) the independent groups of notebooks
+(:data:`GROUPS`) run at the same time, each group in order in its own process. A notebook's
+numbers do not depend on it: each group reads and writes only its own files (a smoke run with
+2 gave the same numbers.json as with 1, apart from the measured speeds). A smoke notebook keeps
+about one core busy, so on 2 cores 2 jobs took 445 s instead of 575 s (the test suite uses it);
+on one GPU keep 1, as each process would claim the device's memory.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+from replication.book.profiles import HOME, HOME_ENV, SOURCE_ROOT, ensure_data, get_profile
+
+NOTEBOOKS_DIR = SOURCE_ROOT / "notebooks"
+BOOK_SOURCES = SOURCE_ROOT / "book"
+"""The book's own pages and its ``_toc.yml`` (``book/executed/`` in it is output, not source)."""
+CONFIG = SOURCE_ROOT / "_config.yml"
+EXECUTED_DIR = HOME / "book" / "executed"
+BOOK_HTML = HOME / "_build" / "html"
+TIMINGS_FILE = "reproduce_seconds.json"
+"""Written to ``results/<profile>/``: the wall-clock seconds of each notebook and of the build."""
+KERNEL = "python3"
+JOBS_ENV = "REPLICATION_JOBS"
+"""Environment variable: how many groups of notebooks run at the same time (default 1)."""
+GROUPS = (("01",), ("02", "03"), ("04", "05", "06", "07", "08"))
+"""Notebooks (by number) whose groups may run at the same time, each group in order: no group
+reads or writes what another writes. 01 reads the data only; 02-03 train the ablation's own
+models (03's "none" arm is 02's model); 04 screens, 05 reads its CSV, 06 reuses 05's screened
+dual-channel models and 07-08 reuse 06's. A notebook in no group runs after all of them."""
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook raised; the partially executed notebook was kept at ``output``."""
+
+    def __init__(self, notebook: str, cell: int | None, error: str, output: Path, source: str = ""):
+        self.notebook, self.cell, self.error, self.output = notebook, cell, error, output
+        self.source = source
+        where = "start-up"
+        if cell is not None:  # the execution count, as "In [n]" shows it in the kept notebook
+            first_line = next((line for line in source.splitlines() if line.strip()), "")
+            where = f"cell In [{cell}]" + (f" ({first_line.strip()[:80]})" if first_line else "")
+        super().__init__(f"notebook {notebook} failed at {where}: {error}\n"
+                         f"partial output kept at {output}")
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    notebook: str
+    output: Path
+    seconds: float
+
+
+def list_notebooks(only: Sequence[str] | None = None) -> list[Path]:
+    """The notebook sources in order; ``only`` selects by number prefix or stem (``"01"``)."""
+    sources = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.py"))
+    if not only:
+        return sources
+    chosen = [p for p in sources if any(p.stem == o or p.stem.split("_")[0] == o for o in only)]
+    missing = [o for o in only if not any(p.stem == o or p.stem.split("_")[0] == o for p in sources)]
+    if missing:
+        known = ", ".join(p.stem for p in sources)
+        raise ValueError(f"no notebook matches {', '.join(missing)}; notebooks: {known}")
+    return chosen
+
+
+def declared_parameters(source: Path) -> list[str]:
+    """The names the notebook's ``parameters`` cell assigns (what a profile may inject)."""
+    import jupytext
+
+    notebook = jupytext.read(source)
+    cells = [c for c in notebook.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        raise ValueError(f"{source} needs exactly one cell tagged 'parameters', has {len(cells)}")
+    names = []
+    for node in ast.parse(cells[0].source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        names += [t.id for t in targets if isinstance(t, ast.Name)]
+    return names
+
+
+def run_notebook(source: Path, parameters: dict, output: Path, *, progress: bool = True) -> NotebookRun:
+    """Execute one py:percent notebook with papermill; raise :class:`NotebookFailed` on error."""
+    import jupytext
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    notebook = jupytext.read(source)
+    # The kernel inherits the environment: keep TensorFlow's C++ start-up chatter and the
+    # library's tqdm bars (every refresh would become a line of the page) out of the book;
+    # papermill's own bar shows progress per cell in the terminal. The kernel imports this
+    # repository's package and writes into this run's home, whatever the caller's setup.
+    python_path = os.pathsep.join(p for p in (str(SOURCE_ROOT), os.environ.get("PYTHONPATH")) if p)
+    kernel_env = {"TF_CPP_MIN_LOG_LEVEL": "2", "TQDM_DISABLE": "1", HOME_ENV: str(HOME),
+                  "PYTHONPATH": python_path}
+    saved = {name: os.environ.get(name) for name in kernel_env}
+    os.environ.update(kernel_env)
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            notebook, str(output), parameters=parameters, kernel_name=KERNEL,
+            language="python", cwd=str(HOME), progress_bar=progress, log_output=False,
+            # C-level stderr (TensorFlow's start-up logging) stays in the terminal, out of the book.
+            extra_arguments=["--IPKernelApp.capture_fd_output=False"],
+        )
+    except PapermillExecutionError as err:
+        raise NotebookFailed(source.stem, err.exec_count, f"{err.ename}: {err.evalue}", output,
+                             err.source) from err
+    except Exception as err:  # kernel died, timeout, bad parameters cell ...
+        raise NotebookFailed(source.stem, None, f"{type(err).__name__}: {err}", output) from err
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return NotebookRun(source.stem, output, time.perf_counter() - start)
+
+
+def copy_book_sources(home: Path = HOME) -> None:
+    """Copy the book's pages, ``_toc.yml`` and ``_config.yml`` into ``home`` (a no-op when the
+    home is the repository): Jupyter Book builds from one root, and the run must not write into
+    the repository."""
+    if home.resolve() == SOURCE_ROOT:
+        return
+    target = home / "book"
+    target.mkdir(parents=True, exist_ok=True)
+    for path in BOOK_SOURCES.iterdir():
+        if path.name == EXECUTED_DIR.name:
+            continue
+        if path.is_dir():
+            shutil.copytree(path, target / path.name, dirs_exist_ok=True)
+        else:
+            shutil.copy2(path, target / path.name)
+    shutil.copy2(CONFIG, home / CONFIG.name)
+
+
+def build_book(*, strict: bool = True) -> Path:
+    """Build ``_build/html`` under the home with Jupyter Book 1; warnings are errors when
+    ``strict``."""
+    copy_book_sources(HOME)
+    toc = HOME / "book" / "_toc.yml"
+    missing = [name for name in _toc_notebooks(toc) if not (HOME / f"{name}.ipynb").exists()]
+    if missing:
+        raise FileNotFoundError(
+            "the book needs " + ", ".join(f"{m}.ipynb" for m in missing)
+            + ": run `python -m replication reproduce` without --only once first"
+        )
+    exe = Path(sys.executable).with_name("jupyter-book")
+    command = [str(exe) if exe.exists() else (shutil.which("jupyter-book") or "jupyter-book"),
+               "build", str(HOME), "--toc", str(toc), "--config", str(HOME / CONFIG.name)]
+    if strict:
+        command += ["-W", "-n", "--keep-going"]
+    done = subprocess.run(command, cwd=HOME, capture_output=True, text=True,
+                          env={**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
+    if done.returncode != 0:
+        raise RuntimeError(f"jupyter-book build failed (exit {done.returncode}):\n"
+                           f"{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
+    return BOOK_HTML / "index.html"
+
+
+def _toc_notebooks(toc: Path) -> list[str]:
+    """The ``book/executed/...`` entries of the table of contents."""
+    import yaml
+
+    names: list[str] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if str(node.get("file", "")).startswith("book/executed/"):
+                names.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(yaml.safe_load(toc.read_text(encoding="utf-8")))
+    return names
+
+
+def reproduce(profile: str = "smoke", *, only: Sequence[str] | None = None,
+              data_root: str | Path | None = None, overrides: dict | None = None,
+              book: bool = True, progress: bool = True, jobs: int | None = None) -> list[NotebookRun]:
+    """Render data if needed, run the chosen notebooks in order, then build the book.
+
+    ``overrides`` set notebook parameters over the profile's values, in every chosen notebook
+    that declares them (e.g. ``{"weights": {"inception_v4": "/path/w.safetensors"}}``). ``jobs``
+    (default ``$REPLICATION_JOBS`` or 1): how many :data:`GROUPS` of notebooks run at the same
+    time. The seconds each step took are printed and recorded in
+    ``results/<profile>/reproduce_seconds.json``.
+    """
+    chosen = get_profile(profile)
+    sources = list_notebooks(only)
+    jobs = int(os.environ.get(JOBS_ENV) or 1) if jobs is None else int(jobs)
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    declared = {source.stem: declared_parameters(source) for source in sources}
+    unknown = sorted(set(overrides or {}) - {name for names in declared.values() for name in names})
+    if unknown:
+        raise ValueError(f"no chosen notebook has the parameter(s) {', '.join(unknown)}")
+    start = time.perf_counter()
+    root = ensure_data(chosen, data_root, progress=progress)
+    seconds = {"data": time.perf_counter() - start}
+
+    def parameters(source: Path) -> dict:
+        values = chosen.parameters(source.stem, root)
+        values.update({k: v for k, v in (overrides or {}).items() if k in declared[source.stem]})
+        return values
+
+    groups, after = group_notebooks(sources) if jobs > 1 else ([], sources)
+    runs = []
+    if groups:
+        # The longest group first, so that the short ones fill in beside it.
+        groups.sort(key=len, reverse=True)
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(_run_group_process, chosen.name, group, parameters, progress)
+                       for group in groups]
+            failures = []
+            for future in as_completed(futures):  # every group ends before a failure is raised
+                try:
+                    runs += future.result()
+                except NotebookFailed as failure:
+                    failures.append(failure)
+                seconds.update({run.notebook: run.seconds for run in runs})
+                _record_seconds(chosen.results_dir, seconds)  # as each group ends
+        if failures:
+            raise failures[0]
+    for source in after:
+        run = _run_one(chosen.name, source, parameters(source), progress)
+        runs.append(run)
+        seconds[run.notebook] = run.seconds
+        _record_seconds(chosen.results_dir, seconds)
+    if book:
+        start = time.perf_counter()
+        index = build_book()
+        seconds["book"] = time.perf_counter() - start
+        print(f"[{chosen.name}] book built in {seconds['book']:.0f} s: {index}", file=sys.stderr,
+              flush=True)
+    _record_seconds(chosen.results_dir, seconds)
+    return sorted(runs, key=lambda run: run.notebook)
+
+
+def group_notebooks(sources: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
+    """The chosen notebooks split into :data:`GROUPS` (the non-empty ones, each in order) and the
+    notebooks of no group (run after them, in order)."""
+    by_number = {source.stem.split("_")[0]: source for source in sources}
+    groups = [[by_number[n] for n in group if n in by_number] for group in GROUPS]
+    grouped = {source for group in groups for source in group}
+    return [group for group in groups if group], [s for s in sources if s not in grouped]
+
+
+def _run_one(profile: str, source: Path, parameters: dict, progress: bool) -> NotebookRun:
+    print(f"[{profile}] running {source.name} ...", file=sys.stderr, flush=True)
+    run = run_notebook(source, parameters, EXECUTED_DIR / f"{source.stem}.ipynb", progress=progress)
+    print(f"[{profile}] {source.stem} done in {run.seconds:.0f} s", file=sys.stderr, flush=True)
+    return run
+
+
+def _run_group_process(profile: str, group: Sequence[Path], parameters, progress: bool
+                       ) -> list[NotebookRun]:
+    """Run one group of notebooks, in order, in a child process (papermill and the kernels'
+    environment are per process); its report comes back as JSON lines on stdout."""
+    request = {"profile": profile, "progress": progress,
+               "notebooks": [[str(source), parameters(source)] for source in group]}
+    python_path = os.pathsep.join(p for p in (str(SOURCE_ROOT), os.environ.get("PYTHONPATH")) if p)
+    done = subprocess.run(
+        [sys.executable, "-c", "from replication.book.reproduce import _group_main; _group_main()"],
+        input=json.dumps(request), stdout=subprocess.PIPE, text=True,  # stderr: the terminal's
+        env={**os.environ, HOME_ENV: str(HOME), "PYTHONPATH": python_path})
+    runs = []
+    for line in done.stdout.splitlines():
+        if not line.startswith(_REPORT):
+            continue
+        report = json.loads(line[len(_REPORT):])
+        if "failed" in report:
+            raise NotebookFailed(**{**report["failed"], "output": Path(report["failed"]["output"])})
+        runs.append(NotebookRun(report["notebook"], Path(report["output"]), report["seconds"]))
+    if done.returncode != 0 or len(runs) != len(group):
+        stem = group[min(len(runs), len(group) - 1)].stem
+        raise NotebookFailed(stem, None, f"its process exited with status {done.returncode}",
+                             EXECUTED_DIR / f"{stem}.ipynb")
+    return runs
+
+
+_REPORT = "replication-reproduce-report: "
+"""Marks the child's report lines on its stdout, apart from anything a library prints there."""
+
+
+def _group_main() -> None:
+    """The child of :func:`_run_group_process`: the request on stdin, one JSON line per notebook
+    (or per failure) on stdout."""
+    request = json.loads(sys.stdin.read())
+    for source, parameters in request["notebooks"]:
+        try:
+            run = _run_one(request["profile"], Path(source), parameters, request["progress"])
+        except NotebookFailed as failure:
+            print(_REPORT + json.dumps({"failed": {
+                "notebook": failure.notebook, "cell": failure.cell, "error": failure.error,
+                "output": str(failure.output), "source": failure.source}}), flush=True)
+            sys.exit(1)
+        print(_REPORT + json.dumps({"notebook": run.notebook, "output": str(run.output),
+                                    "seconds": run.seconds}), flush=True)
+
+
+def _record_seconds(results_dir: Path, seconds: dict[str, float]) -> Path:
+    """Merge this run's step times into ``results_dir/reproduce_seconds.json`` (a run with
+    ``--only`` updates its notebooks and keeps the others' last times)."""
+    path = results_dir / TIMINGS_FILE
+    recorded = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    recorded.update({name: round(value, 1) for name, value in seconds.items()})
+    # In the order of the run: the data, the notebooks by number, the book.
+    recorded = dict(sorted(recorded.items(), key=lambda item: {"data": "0", "book": "~"}.get(
+        item[0], item[0])))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(recorded, indent=2) + "\n", encoding="utf-8")
+    os.replace(partial, path)  # a reader never sees half a file
+    return path

@@ -1,0 +1,188 @@
+"""Helpers the test modules share: a tiny stand-in base net, synthetic data sets rendered once
+per session, the smoke reproduction started in the background, and notes printed at the end of
+the run (the smoke reproduction's step times)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import keras
+import pytest
+from keras import layers
+
+from replication.book import profiles, reproduce
+
+_NOTES = pytest.StashKey[list]()
+SMOKE_FIXTURE = "smoke_run"
+"""The fixture (tests/test_reproduce.py) of the tests that read the smoke reproduction."""
+
+
+def tiny_backbone(spec) -> keras.Model:
+    """Two strided convolutions and global average pooling: the shape of a base net (image in,
+    pooled features out), in miniature, for any ``ModelSpec.image_size``."""
+    image = keras.Input((spec.image_size, spec.image_size, 3))
+    x = layers.Conv2D(4, 3, strides=2, activation="relu")(image)
+    x = layers.Conv2D(8, 3, strides=2, activation="relu")(x)
+    return keras.Model(image, layers.GlobalAveragePooling2D()(x), name="tiny")
+
+
+@pytest.fixture(scope="session")
+def synthetic_set(tmp_path_factory):
+    """``synthetic_set(images_per_task, size, seed=0)``: the root of a synthetic FashionAI set,
+    rendered once per session for each distinct set of arguments. Shared: read it, never write
+    into it (a test that must add files copies the set or writes beside it)."""
+    from replication import synthetic
+
+    rendered: dict[tuple[int, int, int], Path] = {}
+
+    def render(images_per_task: int, size: int, seed: int = 0) -> Path:
+        key = (images_per_task, size, seed)
+        if key not in rendered:
+            root = tmp_path_factory.mktemp(f"synthetic-n{images_per_task}-px{size}-seed{seed}")
+            synthetic.generate(root, images_per_task=images_per_task, seed=seed, size=size,
+                               workers=1, progress=False)
+            rendered[key] = root
+        return rendered[key]
+
+    return render
+
+
+@pytest.fixture(scope="session")
+def session_notes(request) -> list[str]:
+    """Lines printed in the terminal summary at the end of the run."""
+    return request.config.stash.setdefault(_NOTES, [])
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    notes = config.stash.get(_NOTES, [])
+    if notes:
+        terminalreporter.section("notes")
+        for line in notes:
+            terminalreporter.write_line(line)
+
+
+# --------------------------------------------------------------------------- the smoke reproduction
+
+
+def checkout_files() -> dict[str, tuple]:
+    """Every path under the repository with its size and mtime (folders too), apart from .git,
+    the virtual environment and bytecode caches (which any process importing the package may
+    refresh, this test run included): what a reproduction must leave as it found it."""
+    skip = {profiles.SOURCE_ROOT / ".git", Path(sys.prefix).resolve()}
+    listing = {}
+    for folder, dirs, files in os.walk(profiles.SOURCE_ROOT):
+        dirs[:] = [d for d in dirs if d != "__pycache__" and Path(folder, d) not in skip]
+        for name in dirs:
+            listing[os.path.relpath(Path(folder, name), profiles.SOURCE_ROOT) + "/"] = ()
+        for name in files:
+            stat = Path(folder, name).lstat()
+            listing[os.path.relpath(Path(folder, name), profiles.SOURCE_ROOT)] = (
+                stat.st_size, stat.st_mtime_ns)
+    return listing
+
+
+class SmokeReproduction:
+    """The README's reproduction (``python -m replication reproduce --profile smoke``) in a
+    fresh home, in a background process, two groups of notebooks at a time, with the checkout's
+    listing before it started and when it ended."""
+
+    def __init__(self, home: Path):
+        self.home = home
+        self.log = home.parent / f"{home.name}.stderr.txt"
+        python_path = os.pathsep.join(
+            p for p in (str(profiles.SOURCE_ROOT), os.environ.get("PYTHONPATH")) if p)
+        # No bytecode either: the run leaves the checkout's __pycache__ folders alone. Two
+        # groups of notebooks at a time (reproduce.GROUPS): a smoke notebook keeps about one
+        # core busy.
+        env = {**os.environ, profiles.HOME_ENV: str(home), "PYTHONPATH": python_path,
+               "PYTHONDONTWRITEBYTECODE": "1", reproduce.JOBS_ENV: "2"}
+        self.before = checkout_files()
+        self.after: dict | None = None
+        with open(self.log, "w") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "replication", "reproduce", "--profile", "smoke",
+                 "--no-progress"], cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True)  # its own process group: stop() ends the kernels too
+        self._watch = threading.Thread(target=self._list_when_done, daemon=True)
+        self._watch.start()
+
+    def _list_when_done(self) -> None:
+        self.process.wait()
+        self.after = checkout_files()
+
+    def wait(self) -> int:
+        """Block until the reproduction ended; its exit status."""
+        self._watch.join()
+        return self.process.returncode
+
+    def wait_for_the_short_groups(self) -> float:
+        """Block until every group of notebooks but the longest has run (or the run ended); the
+        seconds waited. Measured on 2 cores: two notebook processes and the unit tests at the
+        same time oversubscribe the cores (each process's thread pools spin), and the suite took
+        longer (625 s) than with the notebooks one after the other beside the unit tests (583 s);
+        with the short groups first and the unit tests after them, beside the longest group,
+        never more than two processes compete."""
+        groups, _ = reproduce.group_notebooks(reproduce.list_notebooks())
+        longest = max(groups, key=len)
+        short = {source.stem for group in groups if group is not longest for source in group}
+        start = time.perf_counter()
+        while self.process.poll() is None and not short <= set(self.seconds()):
+            time.sleep(2)
+        return time.perf_counter() - start
+
+    def output(self, chars: int = 6000) -> str:
+        """The run's output without TensorFlow's and the kernel's start-up chatter: its progress
+        lines and, on failure, the error naming the notebook and cell."""
+        noise = ("I0000 ", "W0000 ", "E0000 ", "WARNING: All log messages", "[IPKernelApp] WARNING")
+        lines = self.log.read_text(errors="replace").splitlines()
+        return "\n".join(line for line in lines if not line.startswith(noise))[-chars:]
+
+    def seconds(self) -> dict[str, float]:
+        """The step times ``reproduce`` recorded (data, each notebook, the book); those of the
+        steps that ran, if it failed."""
+        path = self.home / "results" / "smoke" / reproduce.TIMINGS_FILE
+        return json.loads(path.read_text()) if path.exists() else {}  # replaced atomically
+
+    def summary(self) -> str:
+        seconds = self.seconds()
+        return ("smoke reproduction, seconds per step: "
+                + ", ".join(f"{name} {value:.0f}" for name, value in seconds.items())
+                + f"; total {sum(seconds.values()):.0f}")
+
+    def stop(self) -> None:
+        """End the reproduction and its notebook kernels if the session ends before it does."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tests that read the smoke reproduction run last (a stable sort), so that the unit
+    tests run while the reproduction, started in the background, is still going."""
+    items.sort(key=lambda item: SMOKE_FIXTURE in getattr(item, "fixturenames", ()))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def smoke_reproduction(request, tmp_path_factory):
+    """Starts the smoke reproduction before the first test when the session will read it (on 2
+    cores the unit tests and the notebooks share the machine instead of waiting for each other);
+    None when no selected test needs it. Stopped at the end of the session if still running."""
+    needed = any(SMOKE_FIXTURE in getattr(item, "fixturenames", ())
+                 for item in request.session.items)
+    if not needed or request.config.option.collectonly:
+        yield None
+        return
+    run = SmokeReproduction(tmp_path_factory.mktemp("home"))
+    waited = run.wait_for_the_short_groups()
+    request.getfixturevalue("session_notes").append(
+        f"the unit tests waited {waited:.0f} s for the smoke reproduction's short groups of "
+        "notebooks, then ran beside its longest group")
+    yield run
+    run.stop()
