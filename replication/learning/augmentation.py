@@ -4,8 +4,8 @@ The paper builds an imgaug ``Sequential`` of ``Affine``, ``AdditiveGaussianNoise
 of the colour channels, a horizontal flip and a random rotation. It tried ``Crop`` first and dropped
 it, because a careless crop cuts away the very features to be recognised. The paper gives no
 ranges. They come here from the code the paper most likely derives from
-(``Jeremyczhj/FashionAI_Tianchi_2018``, ``dataset.py: customizedImgAug``; see
-``shared/research/fashionai_anchors.md`` §2.1):
+(the public GitHub repository ``Jeremyczhj/FashionAI_Tianchi_2018``, ``dataset.py``, function
+``customizedImgAug``):
 
 - ``Fliplr(0.5)``;
 - ``Sometimes(0.5, Affine(scale={"x": (0.9, 1.1), "y": (0.9, 1.1)},
