@@ -42,6 +42,7 @@ schedule = [  # (optimizer, learning rate, epochs, share of the base net that tr
 val_fraction = 0.2
 normalisation = "inception"  # inception | dataset | per_image | paper_literal (§3.1.2 (1))
 weights = {"inception_v4": "", "inception_resnet_v2": ""}  # base net -> ImageNet weight file (format: nets.registry); empty: random
+allow_random_init = False  # the paper profile refuses random base nets unless this is true
 
 # %%
 from IPython.display import Markdown, display
@@ -53,7 +54,8 @@ NOTEBOOK = "02_resolution"
 sizes = sorted(int(s) for s in image_sizes)
 chapter = experiments.chapter_setup(
     profile, data_root, seed=seed, variant=variant, image_size=sizes[-1], batch_size=batch_size,
-    schedule=schedule, val_fraction=val_fraction, normalisation=normalisation, weights=weights)
+    schedule=schedule, val_fraction=val_fraction, normalisation=normalisation, weights=weights,
+    allow_random_init=allow_random_init)
 setup, val_level = chapter.setup, experiments.of_level(chapter.val, level)
 norm_note = chapter.normalisation
 print(chapter.describe(level))

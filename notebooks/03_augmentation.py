@@ -48,6 +48,7 @@ augment_engine = "imgaug"  # imgaug: the paper's library, per image on the CPU |
 sample_images = 2  # training images shown before and after each augmenter
 samples_per_augmenter = 3  # augmented versions shown per image and augmenter
 weights = {"inception_v4": "", "inception_resnet_v2": ""}  # base net -> ImageNet weight file (format: nets.registry); empty: random
+allow_random_init = False  # the paper profile refuses random base nets unless this is true
 
 # %%
 import numpy as np
@@ -60,7 +61,8 @@ from replication.learning import augmentation, inputs
 NOTEBOOK = "03_augmentation"
 chapter = experiments.chapter_setup(
     profile, data_root, seed=seed, variant=variant, image_size=image_size, batch_size=batch_size,
-    schedule=schedule, val_fraction=val_fraction, normalisation=normalisation, weights=weights)
+    schedule=schedule, val_fraction=val_fraction, normalisation=normalisation, weights=weights,
+    allow_random_init=allow_random_init)
 setup = chapter.setup
 train_level, val_level = experiments.of_level(chapter.train, level), experiments.of_level(chapter.val, level)
 norm_note = chapter.normalisation

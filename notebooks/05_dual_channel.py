@@ -47,6 +47,7 @@ fusion_schedule = [  # the fusion, on the two trained branches (their base nets 
 val_fraction = 0.2
 normalisation = "inception"  # inception | dataset | per_image | paper_literal (§3.1.2 (1))
 weights = {"inception_v4": "", "inception_resnet_v2": ""}  # base net -> ImageNet weight file (format: nets.registry); empty: random
+allow_random_init = False  # the paper profile refuses random base nets unless this is true
 
 # %%
 import dataclasses
@@ -63,7 +64,8 @@ NOTEBOOK = "05_dual_channel"
 chapter = experiments.chapter_setup(
     profile, data_root, seed=seed, variant=variant, image_size=image_size, batch_size=batch_size,
     schedule=schedule, val_fraction=val_fraction, normalisation=normalisation,
-    fusion_schedule=fusion_schedule, weights=weights)
+    fusion_schedule=fusion_schedule, weights=weights,
+    allow_random_init=allow_random_init)
 setup, train = chapter.setup, chapter.train
 length_train, length_val = experiments.of_level(train, "length"), experiments.of_level(chapter.val, "length")
 sources = [s for s in experiments.FLAG_SOURCES if s != "truth" or has_truth(setup.root)]

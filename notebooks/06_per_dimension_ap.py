@@ -46,6 +46,7 @@ fusion_schedule = [  # the dual-channel fusion, on its two trained branches (fro
     {"optimizer": "adam", "learning_rate": 1e-3, "epochs": 1, "train_backbone": 0.0},
 ]
 weights = {"inception_v4": "", "inception_resnet_v2": ""}  # base net -> ImageNet weight file (format: nets.registry); empty: random
+allow_random_init = False  # the paper profile refuses random base nets unless this is true
 
 # %%
 from IPython.display import Markdown, display
@@ -58,7 +59,8 @@ NOTEBOOK = "06_per_dimension_ap"
 chapter = experiments.chapter_setup(
     profile, data_root, seed=seed, variant=variant, image_size=image_size, batch_size=batch_size,
     schedule=schedule, val_fraction=val_fraction, normalisation=normalisation,
-    length_model=length_model, fusion_schedule=fusion_schedule, weights=weights)
+    length_model=length_model, fusion_schedule=fusion_schedule, weights=weights,
+    allow_random_init=allow_random_init)
 print(chapter.describe())
 print(f"{variant} nets at {image_size} px: {', '.join(map(experiments.display_name, experiments.backbone_names()))}")
 

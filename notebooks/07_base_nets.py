@@ -39,6 +39,7 @@ fusion_schedule = [  # the dual-channel fusion, on its two trained branches (fro
     {"optimizer": "adam", "learning_rate": 1e-3, "epochs": 1, "train_backbone": 0.0},
 ]
 weights = {"inception_v4": "", "inception_resnet_v2": ""}  # base net -> ImageNet weight file (format: nets.registry); empty: random
+allow_random_init = False  # the paper profile refuses random base nets unless this is true
 
 # %%
 from IPython.display import Markdown, display
@@ -50,7 +51,8 @@ NOTEBOOK = "07_base_nets"
 chapter = experiments.chapter_setup(
     profile, data_root, seed=seed, variant=variant, image_size=image_size, batch_size=batch_size,
     schedule=schedule, val_fraction=val_fraction, normalisation=normalisation,
-    length_model=length_model, fusion_schedule=fusion_schedule, weights=weights)
+    length_model=length_model, fusion_schedule=fusion_schedule, weights=weights,
+    allow_random_init=allow_random_init)
 print(chapter.describe())
 trained = chapter.train_all()
 

@@ -253,3 +253,19 @@ def test_a_third_base_net_needs_one_registry_entry_and_trains_through_the_chapte
     both = experiments.predict(chapter.setup, trained, chapter.val, {"toy_net": 1.0})
     assert set(both) == {row.image for row in chapter.val}
     assert fashionai.read_labels(root)[0]  # the data the models trained on is still there
+
+
+def test_the_paper_profile_refuses_random_base_nets_unless_told(tmp_path):
+    """The paper's fine-tuning rates barely move a random net: its profile refuses to train one,
+    naming the parameter and the formats, before any net trains; allow_random_init overrides."""
+    rows = [LabelRow(image="Images/x/a.jpg", task=COLLAR, labels="ynnnn", row=1)]
+    paper = _setup(profile="paper", root=tmp_path, weights={"inception_v4": "/w/v4.safetensors"})
+    with pytest.raises(ValueError, match=r"paper profile.*inception_resnet_v2.*weights=.*"
+                                         r"keras\.applications.*allow_random_init=true"):
+        experiments.train_model(paper, "design", "inception_resnet_v2", rows, rows)
+    with pytest.raises(ValueError, match="inception_resnet_v2"):  # train_all: before the first net
+        experiments.train_all(paper, rows, rows)
+    experiments.require_weights(paper, ["inception_v4"])  # the given net may train
+    experiments.require_weights(_setup(profile="paper", root=tmp_path, allow_random_init=True),
+                                ["inception_v4", "inception_resnet_v2"])
+    experiments.require_weights(_setup(root=tmp_path), ["inception_v4"])  # smoke: random is the point

@@ -107,6 +107,9 @@ class Setup:
     """The length level's model in :func:`train_all`, one of :data:`LENGTH_MODELS`."""
     fusion_schedule: Sequence[Mapping[str, Any]] = tuple(FUSION_SCHEDULE)
     """How the dual-channel fusion trains on top of its two trained branches."""
+    allow_random_init: bool = False
+    """Let a profile that fine-tunes ImageNet weights (``paper``) start a base net from random
+    weights instead (:func:`require_weights`)."""
 
     def __post_init__(self) -> None:
         from replication.learning import normalisation
@@ -140,7 +143,8 @@ def setup_from_parameters(profile: str, data_root: str, *, variant: str, image_s
                           val_fraction: float, weights: Mapping[str, Any] | None = None,
                           normalisation: str = DEFAULT_NORMALISATION,
                           length_model: str = "single",
-                          fusion_schedule: Sequence[Mapping[str, Any]] = FUSION_SCHEDULE) -> Setup:
+                          fusion_schedule: Sequence[Mapping[str, Any]] = FUSION_SCHEDULE,
+                          allow_random_init: bool = False) -> Setup:
     """The :class:`Setup` of a model notebook's ``parameters`` cell (data rendered if missing).
 
     ``weights`` maps base net names to ImageNet weight files the user has (empty or absent:
@@ -156,7 +160,7 @@ def setup_from_parameters(profile: str, data_root: str, *, variant: str, image_s
                  image_size=image_size, batch_size=batch_size, schedule=schedule, seed=seed,
                  val_fraction=val_fraction, weights=files,
                  normalisation=normalisation, length_model=length_model,
-                 fusion_schedule=tuple(fusion_schedule))
+                 fusion_schedule=tuple(fusion_schedule), allow_random_init=bool(allow_random_init))
 
 
 @dataclass(frozen=True)
@@ -246,6 +250,25 @@ def model_dir(setup: Setup, level: str, backbone: str, tag: str | None = None) -
     return setup.models_dir / name
 
 
+def require_weights(setup: Setup, backbones: Sequence[str]) -> None:
+    """Refuse to train ``backbones`` from random weights under a profile that fine-tunes ImageNet
+    weights (the ``paper`` profile: its rates barely move a random net), unless the setup allows
+    it. The error names the parameter and each missing net's weight file format."""
+    from replication.book.profiles import get_profile
+    from replication.nets import registry
+
+    missing = [b for b in backbones if not setup.weights.get(b)]
+    if not missing or setup.allow_random_init or not get_profile(setup.profile).requires_weights:
+        return
+    formats = "; ".join(f"{b}: {registry.BACKBONES[b].weights_format}" for b in missing)
+    example = ", ".join(f"{b}: /path/to/{b}-weights" for b in missing)
+    raise ValueError(
+        f"the {setup.profile} profile fine-tunes ImageNet weights, and none were given for "
+        f"{', '.join(missing)}: pass them in the weights parameter, e.g. "
+        f"-p 'weights={{{example}}}' ({formats}); nothing is downloaded. To train from random "
+        "weights anyway, pass -p allow_random_init=true.")
+
+
 def model_spec(setup: Setup, level: str, backbone: str, train: Sequence[LabelRow], *,
                image_size: int | None = None, augment: Sequence[str] = (),
                augment_engine: str | None = None):
@@ -312,6 +335,7 @@ def train_model(setup: Setup, level: str, backbone: str, train: Sequence[LabelRo
     """
     from replication.learning import training
 
+    require_weights(setup, [backbone])
     spec = model_spec(setup, level, backbone, normalise_on or train, image_size=image_size,
                       augment=augment, augment_engine=augment_engine)
     rows = of_level(train, level)
@@ -494,6 +518,7 @@ def train_all(setup: Setup, train: Sequence[LabelRow], val: Sequence[LabelRow], 
               progress: bool = True) -> dict[tuple[str, str], Path]:
     """The four models ``{(level, backbone): model.keras}``, trained where not yet done; the
     length level's is the setup's ``length_model`` (single or dual-channel)."""
+    require_weights(setup, backbone_names())  # before the first net trains, not after it
     out = {}
     for level in LEVELS:
         for backbone in backbone_names():

@@ -53,6 +53,9 @@ class Profile:
     seed: int = 0
     notebook_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Per notebook stem (e.g. ``"01_data"``), the parameters this profile injects."""
+    requires_weights: bool = False
+    """The model chapters fine-tune ImageNet weights with the paper's small rates, so they refuse
+    to start a base net from random weights unless ``allow_random_init`` is set."""
 
     @property
     def results_dir(self) -> Path:
@@ -209,6 +212,7 @@ PROFILES: dict[str, Profile] = {
             name="paper",
             description="The real FashionAI attribute data at 480 px with the canonical nets; a GPU.",
             synthetic=None,
+            requires_weights=True,
             notebook_params={
                 "01_data": {"samples_per_task": 6, "stats_max_images": 0},
                 "02_resolution": {**_sweep(_PAPER_ABLATION), "image_sizes": RESOLUTION_SIZES["paper"]},
