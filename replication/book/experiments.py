@@ -121,7 +121,7 @@ class Setup:
             raise ValueError(f"length_model must be one of {', '.join(LENGTH_MODELS)}, got "
                              f"{self.length_model!r}")
         if not isinstance(self.weights, Mapping):
-            raise ValueError("weights must map base net names to weight files, e.g. "
+            raise ValueError("the weights parameter maps base net names to weight files, e.g. "
                              f"{{'inception_v4': '/path/w.safetensors'}}; got {self.weights!r}")
         unknown = sorted(set(self.weights) - set(backbone_names()))
         if unknown:  # a misspelt name would silently train from random weights
@@ -152,10 +152,9 @@ def setup_from_parameters(profile: str, data_root: str, *, variant: str, image_s
     """
     from replication.book.profiles import ensure_data
 
-    if weights is not None and not isinstance(weights, Mapping):
-        raise ValueError("the weights parameter maps base net names to weight files, e.g. "
-                         f"{{'inception_v4': '/path/w.safetensors'}}; got {weights!r}")
-    files = {name: str(path) if path else "" for name, path in (weights or {}).items()}
+    # A non-mapping goes to Setup as it is, whose check names the mistake.
+    files = ({name: str(path) if path else "" for name, path in weights.items()}
+             if isinstance(weights, Mapping) else {} if weights is None else weights)
     return Setup(profile=profile, root=ensure_data(profile, data_root or None), variant=variant,
                  image_size=image_size, batch_size=batch_size, schedule=schedule, seed=seed,
                  val_fraction=val_fraction, weights=files,
@@ -254,9 +253,6 @@ def require_weights(setup: Setup, backbones: Sequence[str]) -> None:
     """Refuse to train ``backbones`` from random weights under a profile that fine-tunes ImageNet
     weights (the ``paper`` profile: its rates barely move a random net), unless the setup allows
     it. The error names the parameter and each missing net's weight file format."""
-    from replication.book.profiles import get_profile
-    from replication.nets import registry
-
     missing = [b for b in backbones if not setup.weights.get(b)]
     if not missing or setup.allow_random_init or not get_profile(setup.profile).requires_weights:
         return
@@ -363,7 +359,7 @@ def variant_tag(setup: Setup, backbone: str, *, image_size: int, augment: Sequen
     import hashlib
     from dataclasses import asdict
 
-    from replication.learning import augmentation, training
+    from replication.learning import augmentation
 
     names = augmentation.check_names(augment)
     rest = {"schedule": [asdict(stage) for stage in parse_schedule(setup.schedule)],

@@ -115,9 +115,8 @@ def run_notebook(source: Path, parameters: dict, output: Path, *, progress: bool
     # library's tqdm bars (every refresh would become a line of the page) out of the book;
     # papermill's own bar shows progress per cell in the terminal. The kernel imports this
     # repository's package and writes into this run's home, whatever the caller's setup.
-    python_path = os.pathsep.join(p for p in (str(SOURCE_ROOT), os.environ.get("PYTHONPATH")) if p)
     kernel_env = {"TF_CPP_MIN_LOG_LEVEL": "2", "TQDM_DISABLE": "1", HOME_ENV: str(HOME),
-                  "PYTHONPATH": python_path}
+                  "PYTHONPATH": _python_path()}
     saved = {name: os.environ.get(name) for name in kernel_env}
     os.environ.update(kernel_env)
     start = time.perf_counter()
@@ -140,6 +139,11 @@ def run_notebook(source: Path, parameters: dict, output: Path, *, progress: bool
             else:
                 os.environ[name] = value
     return NotebookRun(source.stem, output, time.perf_counter() - start)
+
+
+def _python_path() -> str:
+    """``PYTHONPATH`` for a kernel or a child process: this repository's package first."""
+    return os.pathsep.join(p for p in (str(SOURCE_ROOT), os.environ.get("PYTHONPATH")) if p)
 
 
 def copy_book_sources(home: Path = HOME) -> None:
@@ -288,11 +292,10 @@ def _run_group_process(profile: str, group: Sequence[Path], parameters, progress
     environment are per process); its report comes back as JSON lines on stdout."""
     request = {"profile": profile, "progress": progress,
                "notebooks": [[str(source), parameters(source)] for source in group]}
-    python_path = os.pathsep.join(p for p in (str(SOURCE_ROOT), os.environ.get("PYTHONPATH")) if p)
     done = subprocess.run(
         [sys.executable, "-c", "from replication.book.reproduce import _group_main; _group_main()"],
         input=json.dumps(request), stdout=subprocess.PIPE, text=True,  # stderr: the terminal's
-        env={**os.environ, HOME_ENV: str(HOME), "PYTHONPATH": python_path})
+        env={**os.environ, HOME_ENV: str(HOME), "PYTHONPATH": _python_path()})
     runs = []
     for line in done.stdout.splitlines():
         if not line.startswith(_REPORT):
