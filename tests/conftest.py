@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -18,10 +19,11 @@ import pytest
 from keras import layers
 
 from replication.book import profiles, reproduce
+from replication.book.profiles import get_profile
 
 _NOTES = pytest.StashKey[list]()
 SMOKE_FIXTURE = "smoke_run"
-"""The fixture (tests/test_reproduce.py) of the tests that read the smoke reproduction."""
+"""The fixture (below) of the tests that read the smoke reproduction."""
 
 
 def tiny_backbone(spec) -> keras.Model:
@@ -186,3 +188,88 @@ def smoke_reproduction(request, tmp_path_factory):
         "notebooks, then ran beside its longest group")
     yield run
     run.stop()
+
+
+# --------------------------------------------------------------------------- reading the smoke run
+
+
+@dataclass(frozen=True)
+class SmokeRun:
+    """The smoke reproduction's home and profile (whose paths point into that home)."""
+
+    home: Path
+    profile: profiles.Profile
+    checkout_before: dict
+    checkout_after: dict
+
+    def __getattr__(self, name):  # results_dir, default_data_root(), parameters(), ...
+        if name.startswith("__") or name == "profile":
+            raise AttributeError(name)
+        return getattr(self.profile, name)
+
+    def page(self, notebook: str) -> str:
+        return (self.home / "_build" / "html" / "book" / "executed" / f"{notebook}.html").read_text()
+
+
+@pytest.fixture(scope="session")
+def smoke_run(smoke_reproduction, session_notes):
+    """The README's reproduction (smoke profile, every notebook, the book), run once in a fresh
+    home (conftest starts it in the background): it renders its own data and trains its own
+    models, so it cannot pass on what an earlier run left in the checkout, and it must write
+    nothing there."""
+    assert smoke_reproduction is not None  # conftest starts it whenever this fixture is used
+    status = smoke_reproduction.wait()
+    session_notes.append(smoke_reproduction.summary())
+    assert status == 0, smoke_reproduction.output()
+    home = smoke_reproduction.home
+    with pytest.MonkeyPatch.context() as patch:  # the in-process readers look in the same home
+        patch.setattr(profiles, "HOME", home)
+        yield SmokeRun(home, get_profile("smoke"), smoke_reproduction.before,
+                       smoke_reproduction.after)
+
+
+def paths_in(value) -> list[str]:
+    """Every absolute path a numbers.json names (models, answer files, truth files)."""
+    if isinstance(value, dict):
+        return [p for v in value.values() for p in paths_in(v)]
+    if isinstance(value, list):
+        return [p for v in value for p in paths_in(v)]
+    return [value] if isinstance(value, str) and value.startswith(os.sep) else []
+
+
+def numbers_of(smoke_run, notebook: str) -> dict:
+    return json.loads((smoke_run.results_dir / notebook / "numbers.json").read_text())
+
+
+def submission_scores(smoke_run) -> dict:
+    """Notebook 08's answer.csv, scored again, independently, against its label file."""
+    from replication.data import metric
+
+    folder = smoke_run.results_dir / "08_doublenet"
+    return metric.evaluate_files(folder / "Annotations" / "label.csv", folder / "answer.csv")
+
+
+def same_scores(recorded: dict, rescored: dict) -> None:
+    """A recorded score (overall and per dimension) equals the rescored submission's: the same
+    doubleNet, flip TTA, weights 0.5/0.5, whose probabilities each notebook blends again (sums
+    in another order: APs to 1e-6)."""
+    assert recorded["mAP"] == pytest.approx(rescored["mAP"], abs=1e-6)
+    assert recorded["acc"] == pytest.approx(rescored["acc"], abs=1e-12)
+    for task, entry in rescored["tasks"].items():
+        assert recorded["tasks"][task]["ap"] == pytest.approx(entry["ap"], abs=1e-6), task
+        assert (recorded["tasks"][task]["acc"], recorded["tasks"][task]["n"]) == pytest.approx(
+            (entry["acc"], entry["n"]), abs=1e-12), task
+
+
+def rescore_answer(numbers: dict, entry: dict) -> dict:
+    """A size's or an arm's numbers scored again, independently, from the files the notebook wrote."""
+    from replication.data import metric
+
+    return metric.evaluate_files(numbers["truth"], entry["answer"])
+
+
+def run_config(model: str) -> dict:
+    """The configuration a model trained under (its ``state.json``), as ``training.train`` wrote it."""
+    state = json.loads((Path(model).parent / "state.json").read_text())
+    assert state["completed_stages"] == len(state["config"]["schedule"])  # finished, not partial
+    return state["config"]
