@@ -229,12 +229,13 @@ def smoke_run(smoke_reproduction, session_notes):
 
 
 def paths_in(value) -> list[str]:
-    """Every absolute path a numbers.json names (models, answer files, truth files)."""
+    """Every path a numbers.json names (models, answer files, truth files): the strings with a
+    folder separator and no space, as recorded (``results.shown``: relative to the run's home)."""
     if isinstance(value, dict):
         return [p for v in value.values() for p in paths_in(v)]
     if isinstance(value, list):
         return [p for v in value for p in paths_in(v)]
-    return [value] if isinstance(value, str) and value.startswith(os.sep) else []
+    return [value] if isinstance(value, str) and os.sep in value and " " not in value else []
 
 
 def numbers_of(smoke_run, notebook: str) -> dict:
@@ -265,11 +266,15 @@ def rescore_answer(numbers: dict, entry: dict) -> dict:
     """A size's or an arm's numbers scored again, independently, from the files the notebook wrote."""
     from replication.data import metric
 
-    return metric.evaluate_files(numbers["truth"], entry["answer"])
+    from replication.book.results import resolve
+
+    return metric.evaluate_files(resolve(numbers["truth"]), resolve(entry["answer"]))
 
 
 def run_config(model: str) -> dict:
     """The configuration a model trained under (its ``state.json``), as ``training.train`` wrote it."""
-    state = json.loads((Path(model).parent / "state.json").read_text())
+    from replication.book.results import resolve
+
+    state = json.loads((resolve(model).parent / "state.json").read_text())
     assert state["completed_stages"] == len(state["config"]["schedule"])  # finished, not partial
     return state["config"]

@@ -27,7 +27,7 @@ def test_notebook_02_records_the_resolution_sweep(smoke_run):
         assert sum(t["n"] for t in rescored["tasks"].values()) == numbers["val_images"]
         config = run_config(entry["model"])
         assert config["spec"]["image_size"] == size and config["spec"]["level"] == numbers["level"]
-        speed = json.loads((Path(entry["model"]).parent / "speed.json").read_text())
+        speed = json.loads(((smoke_run.home / entry["model"]).parent / "speed.json").read_text())
         assert speed["train_images_per_second"] == pytest.approx(entry["train_images_per_second"])
         configs.append(config)
         maps[size], accs[size], speeds[size] = entry["mAP"], entry["acc"], entry["train_images_per_second"]

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from replication.book import profiles
 from replication.book.profiles import get_profile
 
 NUMBERS_FILE = "numbers.json"
@@ -23,6 +24,23 @@ def results_dir(profile: str, notebook: str) -> Path:
     path = get_profile(profile).results_dir / notebook
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def shown(path: str | Path) -> str:
+    """``path`` as a page or a ``numbers.json`` shows it: relative to the run's home (the
+    repository, for the README's commands) when it lies there, so that no page names the
+    machine's folders; as given otherwise (e.g. the user's FashionAI folder)."""
+    path = Path(path)
+    if path.is_absolute() and path.resolve().is_relative_to(profiles.HOME):
+        return str(path.resolve().relative_to(profiles.HOME))
+    return str(path)
+
+
+def resolve(path: str | Path) -> Path:
+    """A path a ``numbers.json`` or a page names (see :func:`shown`), as an absolute path: a
+    relative one lies in the run's home."""
+    path = Path(path)
+    return path if path.is_absolute() else profiles.HOME / path
 
 
 def _jsonable(value: Any) -> Any:
@@ -36,13 +54,14 @@ def _jsonable(value: Any) -> Any:
         return _jsonable(value.item())
     if isinstance(value, float) and not math.isfinite(value):
         return None  # JSON has no NaN; null says "not measurable"
-    if isinstance(value, Path):
-        return str(value)
+    if isinstance(value, Path) or (isinstance(value, str) and value.startswith(str(profiles.HOME))):
+        return shown(value)  # recorded numbers name no machine folder
     return value
 
 
 def record(profile: str, notebook: str, numbers: dict[str, Any]) -> Path:
-    """Write a notebook's numbers as JSON (NumPy values converted, NaN as null)."""
+    """Write a notebook's numbers as JSON (NumPy values converted, NaN as null, paths in the
+    run's home relative to it: read them back with :func:`resolve`)."""
     path = results_dir(profile, notebook) / NUMBERS_FILE
     path.write_text(json.dumps(_jsonable(numbers), indent=2, ensure_ascii=False) + "\n",
                     encoding="utf-8")
