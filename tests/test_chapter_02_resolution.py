@@ -2,7 +2,6 @@
 
 import html
 import json
-from pathlib import Path
 
 import pytest
 
