@@ -526,14 +526,15 @@ def stratified_split(
 
 
 def data_fingerprint(root: os.PathLike | str) -> str:
-    """A short hash of what a data root holds: its resolved path, ``label.csv`` and (synthetic)
+    """A short hash of what a data root holds: its folder's name, ``label.csv`` and (synthetic)
     ``Truth/truth.csv`` and ``Truth/synthetic.json``. It keys the screening's trained models
     (parser, person segmenter, classifier) and marks notebook 04's results, so that a re-rendered
-    or different data set never reuses them."""
+    or different data set never reuses them. The name, not the absolute path: a home moved to
+    another folder or machine keeps its fingerprint, and so its trained models."""
     from replication.data.truth import PARAMS_JSON, TRUTH_CSV
 
     root = pathlib.Path(root).resolve()
-    digest = hashlib.sha256(str(root).encode())
+    digest = hashlib.sha256(root.name.encode())
     for name in (LABEL_CSV, TRUTH_CSV, PARAMS_JSON):
         path = root / name
         digest.update(name.encode() + (path.read_bytes() if path.exists() else b"-"))
