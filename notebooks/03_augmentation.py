@@ -39,9 +39,7 @@ backbone = "inception_resnet_v2"  # a base net of nets.registry: inception_v4 | 
 variant = "tiny"  # base net size: tiny | small | canonical
 image_size = 96  # input side in pixels (the paper: 480)
 batch_size = 16
-schedule = [  # (optimizer, learning rate, epochs, share of the base net that trains) per stage
-    {"optimizer": "adam", "learning_rate": 2e-3, "epochs": 3, "train_backbone": 1.0},
-]
+schedule = [{"optimizer": "adam", "learning_rate": 2e-3, "epochs": 3, "train_backbone": 1.0}]  # stages: optimizer, rate, epochs, share of the base net that trains
 val_fraction = 0.2
 normalisation = "inception"  # inception | dataset | per_image | paper_literal (§3.1.2 (1))
 augment_engine = "imgaug"  # imgaug: the paper's library, per image on the CPU | keras: the fast twin in the model
@@ -50,15 +48,16 @@ samples_per_augmenter = 3  # augmented versions shown per image and augmenter
 weights = {"inception_v4": "", "inception_resnet_v2": ""}  # base net -> ImageNet weight file (format: nets.registry); empty: random
 allow_random_init = False  # the paper profile refuses random base nets unless this is true
 
-# %%
+# %% tags=["hide-input"]
 import numpy as np
 from IPython.display import Markdown, display
 
-from replication.book import experiments, figures, results, tables
+from replication.book import claims, experiments, figures, results, tables
 from replication.data import metric
 from replication.learning import augmentation, inputs
 
 NOTEBOOK = "03_augmentation"
+RESAMPLES = 1000  # bootstrap resamples of every interval below
 chapter = experiments.chapter_setup(
     profile, data_root, seed=seed, variant=variant, image_size=image_size, batch_size=batch_size,
     schedule=schedule, val_fraction=val_fraction, normalisation=normalisation, weights=weights,
@@ -80,11 +79,11 @@ print(f"{variant} {experiments.display_name(backbone)} at {image_size} px; augme
 # and flip fire on about half of the images, as in training, so some draws are unchanged. Crop is
 # shown too: it is the augmenter the paper dropped.
 
-# %%
+# %% tags=["hide-input"]
 tables.augmenters_table(augmentation.AUGMENTERS, augmentation.PAPER_AUGMENTERS,
                         augmentation.PARAMETERS)
 
-# %%
+# %% tags=["hide-input"]
 rng = np.random.default_rng(seed)
 shown = [train_level[i] for i in sorted(rng.choice(len(train_level), size=min(sample_images, len(train_level)),
                                                    replace=False))]
@@ -93,7 +92,7 @@ grids = [augmentation.sample_grid_images(image, augmentation.AUGMENTERS, samples
          for k, image in enumerate(originals)]
 fig = figures.augmenter_grid(originals, grids)
 fig.suptitle(f"Augmenters on {len(shown)} training images at {image_size} px ({profile} profile)")
-results.save_figure(fig, profile, NOTEBOOK, "augmenter_samples")
+_ = results.save_figure(fig, profile, NOTEBOOK, "augmenter_samples")
 
 # %% [markdown]
 # ## The ablation: one model per arm
@@ -105,7 +104,13 @@ results.save_figure(fig, profile, NOTEBOOK, "augmenter_samples")
 # "none" arm is the very model that notebook 02 trained at this size, where the profile gives
 # both chapters the same net and schedule (it does in every profile), so it is trained once.
 
-# %%
+# %% tags=["hide-input"]
+paper_set = experiments.with_augmentation(setup, augmentation.PAPER_AUGMENTERS, augment_engine)
+display(Markdown(f"The augmented arms run on the **{augment_engine}** engine (the "
+                 f"`augment_engine` parameter); the paper's arm \"all\" is "
+                 f"{tables.markdown_text(experiments.describe_augmentation(paper_set))}. Every arm: "
+                 f"{variant} {experiments.display_name(backbone)} at {image_size} px, schedule "
+                 f"{tables.schedule_text(schedule)}, seed {seed}."))
 arms = {
     "none": (),
     **{name: (name,) for name in augmentation.PAPER_AUGMENTERS},
@@ -114,10 +119,10 @@ arms = {
 }
 trained = {arm: experiments.train_variant(setup, level, backbone, chapter.train, chapter.val,
                                           image_size=image_size, augment=augmenters,
-                                          augment_engine=augment_engine)
+                                          augment_engine=augment_engine, progress=False)
            for arm, augmenters in arms.items()}
 
-# %%
+# %% tags=["hide-input"]
 folder = results.results_dir(profile, NOTEBOOK)
 answers = {arm: folder / "answers" / f"{arm.replace(' + ', '-')}.csv" for arm in arms}
 scored = experiments.score_models(setup, trained, val_level, answers=answers,
@@ -126,86 +131,69 @@ ablation = tables.score_table({arm: scored[arm].scores for arm in arms}, index="
     "augmenters": {arm: " + ".join(augmenters) or "-" for arm, augmenters in arms.items()}})
 tables.styled(ablation)
 
-# %%
+# %% tags=["hide-input"]
 fig = figures.score_bars(
     ablation, f"Augmentation ablation: {level}-level {experiments.display_name(backbone)} "
               f"({variant}, {image_size} px, {augment_engine}, {profile} profile)",
     baseline=("none", "mAP without augmentation"), label_format="%.2f", figsize=(10, 4),
     rotation=20)
-results.save_figure(fig, profile, NOTEBOOK, "ablation")
+_ = results.save_figure(fig, profile, NOTEBOOK, "ablation")
 
 # %% [markdown]
 # ## The paper's claims beside the measured numbers
 #
-# Each comparison gives the mAP gap with a 95 % bootstrap interval (validation images redrawn
-# with replacement within each dimension, both arms scored on the same draw); an interval that
-# holds 0 means this validation split cannot tell the two arms apart.
+# Each comparison is a gap between two arms with its 95 % bootstrap interval: validation images
+# redrawn with replacement within each dimension, both arms scored on the same draw
+# (`metric.bootstrap_gap`). A claim holds (**yes**) only when its whole interval lies above 0,
+# fails (**no**) when it lies below, and is **undecided** when it holds 0: this validation split
+# cannot tell the two arms apart. The combination is compared with the single augmenter that
+# scored best, the strongest of the five.
 
-# %%
+# %% tags=["hide-input"]
 singles = list(augmentation.PAPER_AUGMENTERS)
 best_single = max(singles, key=lambda arm: ablation.loc[arm, "mAP"])
-comparisons = {
-    "combination_beats_each_alone": ("all", best_single),
-    "augmentation_helps": ("all", "none"),
-    "crop_hurts": ("all", "all + crop"),
-}
-gaps = {claim: metric.bootstrap_gap(val_level, scored[a].predictions, scored[b].predictions,
-                                    seed=seed, resamples=1000)
-        for claim, (a, b) in comparisons.items()}
-claims = {
-    "combination_beats_each_alone": bool(ablation.loc["all", "mAP"]
-                                         > ablation.loc[singles, "mAP"].max()),
-    "augmentation_helps_mAP": bool(ablation.loc["all", "mAP"] > ablation.loc["none", "mAP"]),
-    "augmentation_helps_acc": bool(ablation.loc["all", "acc"] > ablation.loc["none", "acc"]),
-    "crop_hurts_mAP": bool(ablation.loc["all + crop", "mAP"] < ablation.loc["all", "mAP"]),
-    "crop_hurts_acc": bool(ablation.loc["all + crop", "acc"] < ablation.loc["all", "acc"]),
-}
-a = ablation
-display(Markdown(tables.claims_table("§3.1.2 (3)", [
-    ("the combination beats any one augmenter alone",
-     f"mAP all {a.loc['all', 'mAP']:.3f}, best single ({best_single}) "
-     f"{a.loc[best_single, 'mAP']:.3f} ({tables.interval(gaps['combination_beats_each_alone'])})",
-     tables.verdict(claims["combination_beats_each_alone"], gaps["combination_beats_each_alone"])),
-    ("augmentation helps (mAP)",
-     f"none {a.loc['none', 'mAP']:.3f}, all {a.loc['all', 'mAP']:.3f} "
-     f"({tables.interval(gaps['augmentation_helps'])})",
-     tables.verdict(claims["augmentation_helps_mAP"], gaps["augmentation_helps"])),
-    ("augmentation helps (acc)", f"none {a.loc['none', 'acc']:.3f}, all {a.loc['all', 'acc']:.3f}",
-     tables.verdict(claims["augmentation_helps_acc"])),
-    ("adding Crop hurts (mAP)",
-     f"all {a.loc['all', 'mAP']:.3f}, all + crop {a.loc['all + crop', 'mAP']:.3f} "
-     f"({tables.interval(gaps['crop_hurts'])})",
-     tables.verdict(claims["crop_hurts_mAP"], gaps["crop_hurts"])),
-    ("adding Crop hurts (acc)",
-     f"all {a.loc['all', 'acc']:.3f}, all + crop {a.loc['all + crop', 'acc']:.3f}",
-     tables.verdict(claims["crop_hurts_acc"])),
-], note=(
+comparisons = [  # (claim, first arm, second arm, measure): the claim is "first beats second"
+    ("the combination beats any one augmenter alone", "all", best_single, "mAP"),
+    ("augmentation helps (mAP)", "all", "none", "mAP"),
+    ("augmentation helps (acc)", "all", "none", "acc"),
+    ("adding Crop hurts (mAP)", "all", "all + crop", "mAP"),
+    ("adding Crop hurts (acc)", "all", "all + crop", "acc"),
+]
+gaps = [metric.bootstrap_gap(val_level, scored[a].predictions, scored[b].predictions,
+                             metric=measure, seed=seed, resamples=RESAMPLES)
+        for _, a, b, measure in comparisons]
+records = [claims.comparison("§3.1.2 (3)", claim, g, quantity=f"{m}({a}) - {m}({b})",
+                             paper="a large gain" if claim.startswith("augmentation helps") else None)
+           for (claim, a, b, m), g in zip(comparisons, gaps)]
+epochs = sum(int(st["epochs"]) for st in schedule)
+display(Markdown(claims.markdown(records, note=(
     f"Measured on {len(val_level):,} held-out {level}-level images of the {profile} profile, one "
     f"training run per arm (seed {seed}, engine {augment_engine}). Input normalisation: "
     f"{tables.markdown_text(norm_note)} "
-    + (f"The smoke profile trains a tiny net for {sum(int(st['epochs']) for st in schedule)} "
-       "epoch(s) on a few hundred images: too short "
-       "for augmentation to pay off (it makes the training task harder, and the gain comes with "
-       "longer training), and its validation split is far too small to separate the arms. It "
-       "checks that every arm runs; the synthetic and paper profiles are the ones whose numbers "
-       "bear on the claims." if profile == "smoke" else
-       "A single run per arm: a gap whose interval holds 0 is not evidence either way.")))))
+    + (f"The smoke profile trains a tiny net for {epochs} epoch(s) on a few hundred images: too "
+       "short for augmentation to pay off (it makes the training task harder, and the gain comes "
+       "with longer training), and its validation split is far too small to separate the arms. "
+       "It checks that every arm runs; the synthetic and paper profiles are the ones whose "
+       "numbers bear on the claims." if profile == "smoke" else
+       "A single run per arm: an undecided claim is not evidence either way.")))))
 
-# %%
+# %% tags=["hide-input"]
 numbers = {
     "profile": profile, "level": level, "backbone": backbone, "variant": variant,
     "image_size": image_size, "augment_engine": augment_engine, "normalisation": normalisation,
     "normalisation_description": norm_note, "schedule": schedule, "seed": seed,
-    "batch_size": batch_size, "train_images": len(train_level), "val_images": len(val_level),
+    "batch_size": batch_size, "resamples": RESAMPLES, "train_images": len(train_level),
+    "val_images": len(val_level),
     "arms": {arm: {"augmenters": list(arms[arm]), "acc": ablation.loc[arm, "acc"],
                    "mAP": ablation.loc[arm, "mAP"],
                    "basic_precision": ablation.loc[arm, "BasicPrecision"],
-                   "model": str(trained[arm]), "answer": str(answers[arm])}
+                   "model": trained[arm], "answer": answers[arm]}
              for arm in arms},
-    "truth": str(folder / "Annotations" / "label.csv"),
+    "truth": folder / "Annotations" / "label.csv",
     "best_single": best_single,
-    "mAP_gaps": {claim: {"arms": list(comparisons[claim]), **gaps[claim]} for claim in comparisons},
-    "claims": claims,
+    "comparisons": [{"claim": claim, "arms": [a, b], "metric": m}
+                    for claim, a, b, m in comparisons],
+    "claims": records,
     "samples": [row.image for row in shown],
 }
-print(results.record(profile, NOTEBOOK, numbers))
+print(results.shown(results.record(profile, NOTEBOOK, numbers)))

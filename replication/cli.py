@@ -224,10 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--classifier", type=Path, default=None, metavar="MODEL.keras",
                    help="stage 3: a flat/on-model classifier (notebook 04 trains one); on a "
                         "synthetic root used only where it beats the majority class on the "
-                        "validation split, as in notebook 04")
+                        "calibration split, as in notebook 04")
     p.add_argument("--threshold", type=float, default=None,
                    help="the rule's share of pixels (default: calibrated on a synthetic root's "
-                        "validation split, else 0.002)")
+                        "calibration split, else 0.002)")
     p.add_argument("--work", type=Path, default=None,
                    help="where models trained here are kept (default results/screen/<root name>)")
     p.add_argument("--parser-epochs", type=int, default=10)
@@ -245,8 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="set a notebook parameter over the profile's value (YAML value), e.g. "
                         "-p 'weights={inception_v4: /path/inception_v4.safetensors}'")
     p.add_argument("--jobs", type=int, default=None, metavar="N",
-                   help="run up to N independent groups of notebooks at once (default "
-                        "$REPLICATION_JOBS or 1; the numbers do not depend on it)")
+                   help="run up to N notebooks at once, each after those it reads from "
+                        "(default $REPLICATION_JOBS or 1; the numbers do not depend on it)")
     p.add_argument("--no-book", action="store_true", help="run the notebooks, skip the book build")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_reproduce)

@@ -27,6 +27,13 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
     "$venv/bin/python" -m ipykernel install --sys-prefix --name python3 >/dev/null
     echo "$want" > "$stamp"
 fi
+# Students double-click notebooks/NN_name.py in JupyterLab: jupytext's documented setting makes
+# the notebook editor the default viewer of Python files, written into the venv's own Jupyter
+# config path (etc/jupyter, where JupyterLab reads labconfig overrides), not the user's ~/.jupyter.
+lab_viewers="$venv/etc/jupyter/labconfig/default_setting_overrides.json"
+if ! grep -q '"python": "Jupytext Notebook"' "$lab_viewers" 2>/dev/null; then
+    "$venv/bin/jupytext-config" --settings-file "$lab_viewers" set-default-viewer python
+fi
 # shellcheck disable=SC1091
 source "$venv/bin/activate"
 export PYTHONHASHSEED=0

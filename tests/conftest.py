@@ -56,6 +56,23 @@ def synthetic_set(tmp_path_factory):
     return render
 
 
+@pytest.fixture(scope="module")
+def data(synthetic_set) -> tuple[Path, list, list]:
+    """A tiny design-level split of a 4-images-per-task set: ``(root, train_rows, val_rows)``,
+    one image of each design task held out (4 images per task are too few to stratify by
+    value). For the training tests."""
+    from replication.data import fashionai
+
+    root = synthetic_set(4, 48)
+    rows, problems = fashionai.read_labels(root)
+    assert not problems
+    design = [r for r in rows if r.task.endswith("_design_labels")]
+    val_rows = [rows_of_task[-1] for rows_of_task in
+                ([r for r in design if r.task == task] for task in sorted({r.task for r in design}))]
+    train_rows = [r for r in design if r not in val_rows]
+    return root, train_rows, val_rows
+
+
 @pytest.fixture(scope="session")
 def session_notes(request) -> list[str]:
     """Lines printed in the terminal summary at the end of the run."""
@@ -92,21 +109,28 @@ def checkout_files() -> dict[str, tuple]:
 
 class SmokeReproduction:
     """The README's reproduction (``python -m replication reproduce --profile smoke``) in a
-    fresh home, in a background process, two groups of notebooks at a time, with the checkout's
-    listing before it started and when it ended."""
+    fresh home, in a background process, with the checkout's listing before it started and when
+    it ended. It runs one notebook at a time while the unit tests use the other core, then two
+    (:meth:`use_both_cores`), in the order ``reproduce.DEPENDS_ON`` allows."""
 
     def __init__(self, home: Path):
         self.home = home
         self.log = home.parent / f"{home.name}.stderr.txt"
         python_path = os.pathsep.join(
             p for p in (str(profiles.SOURCE_ROOT), os.environ.get("PYTHONPATH")) if p)
-        # No bytecode either: the run leaves the checkout's __pycache__ folders alone. Two
-        # groups of notebooks at a time (reproduce.GROUPS): a smoke notebook keeps about one
-        # core busy.
+        # Measured on 2 cores: a smoke notebook keeps about one core busy, and a third process
+        # beside two notebooks costs more than it gains (each process's thread pools spin: the
+        # suite took 625 s where it took 583 s with two processes at a time). So the notebooks
+        # run two at a time, except while the unit tests run: the jobs file lowers the limit.
+        self.jobs_file = home.parent / f"{home.name}.jobs"
+        self.jobs_file.write_text("1")
+        # No bytecode either: the run leaves the checkout's __pycache__ folders alone.
         env = {**os.environ, profiles.HOME_ENV: str(home), "PYTHONPATH": python_path,
-               "PYTHONDONTWRITEBYTECODE": "1", reproduce.JOBS_ENV: "2"}
+               "PYTHONDONTWRITEBYTECODE": "1", reproduce.JOBS_ENV: "2",
+               reproduce.JOBS_FILE_ENV: str(self.jobs_file)}
         self.before = checkout_files()
         self.after: dict | None = None
+        self.started = time.perf_counter()
         with open(self.log, "w") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "replication", "reproduce", "--profile", "smoke",
@@ -124,20 +148,11 @@ class SmokeReproduction:
         self._watch.join()
         return self.process.returncode
 
-    def wait_for_the_short_groups(self) -> float:
-        """Block until every group of notebooks but the longest has run (or the run ended); the
-        seconds waited. Measured on 2 cores: two notebook processes and the unit tests at the
-        same time oversubscribe the cores (each process's thread pools spin), and the suite took
-        longer (625 s) than with the notebooks one after the other beside the unit tests (583 s);
-        with the short groups first and the unit tests after them, beside the longest group,
-        never more than two processes compete."""
-        groups, _ = reproduce.group_notebooks(reproduce.list_notebooks())
-        longest = max(groups, key=len)
-        short = {source.stem for group in groups if group is not longest for source in group}
-        start = time.perf_counter()
-        while self.process.poll() is None and not short <= set(self.seconds()):
-            time.sleep(2)
-        return time.perf_counter() - start
+    def use_both_cores(self) -> float:
+        """Let two notebooks run at a time from now on (the unit tests are done); the seconds
+        the reproduction ran one at a time."""
+        self.jobs_file.write_text("2")
+        return time.perf_counter() - self.started
 
     def output(self, chars: int = 6000) -> str:
         """The run's output without TensorFlow's and the kernel's start-up chatter: its progress
@@ -183,6 +198,9 @@ class FinishedReproduction(SmokeReproduction):
     def wait(self) -> int:
         return 0
 
+    def use_both_cores(self) -> float:
+        return 0.0
+
     def output(self, chars: int = 6000) -> str:
         return ""
 
@@ -211,10 +229,6 @@ def smoke_reproduction(request, tmp_path_factory):
         yield FinishedReproduction(Path(existing).resolve())
         return
     run = SmokeReproduction(tmp_path_factory.mktemp("home"))
-    waited = run.wait_for_the_short_groups()
-    request.getfixturevalue("session_notes").append(
-        f"the unit tests waited {waited:.0f} s for the smoke reproduction's short groups of "
-        "notebooks, then ran beside its longest group")
     yield run
     run.stop()
 
@@ -247,6 +261,10 @@ def smoke_run(smoke_reproduction, session_notes):
     models, so it cannot pass on what an earlier run left in the checkout, and it must write
     nothing there."""
     assert smoke_reproduction is not None  # conftest starts it whenever this fixture is used
+    alone = smoke_reproduction.use_both_cores()  # the tests that read it come last
+    if alone:
+        session_notes.append(f"the smoke reproduction ran one notebook at a time for {alone:.0f} s "
+                             "beside the unit tests, then two")
     status = smoke_reproduction.wait()
     session_notes.append(smoke_reproduction.summary())
     assert status == 0, smoke_reproduction.output()

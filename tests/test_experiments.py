@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from replication.data import metric
-from replication.book import experiments, tables
+from replication.book import experiments, profiles
 from replication.data.fashionai import LabelRow
 from replication.data.tasks import get_task
 
@@ -160,20 +160,6 @@ def test_the_weights_parameter_maps_registered_nets_to_files(tmp_path, monkeypat
         experiments.setup_from_parameters("smoke", str(root), weights="/w/v4.safetensors", **common)
 
 
-def test_claims_table_verdicts_and_intervals():
-    noisy = {"gap": 0.05, "low": -0.01, "high": 0.1}
-    clear = {"gap": -0.2, "low": -0.3, "high": -0.1}
-    assert tables.verdict(True, noisy) == "yes (within noise)"
-    assert tables.verdict(False, clear) == "no" and tables.verdict(True) == "yes"
-    assert tables.interval(noisy) == "gap +0.050, 95 % interval -0.010 to +0.100"
-    text = tables.claims_table("§4.2", [("a", "1 of 8", "no"), ("b", "x*y", "yes")], note="Note.")
-    assert text == ("| claim (paper §4.2) | measured here | agrees? |\n|---|---|---|\n"
-                    "| a | 1 of 8 | no |\n| b | x*y | yes |\n\nNote.")
-    with pytest.raises(ValueError, match="needs 4 cells"):
-        tables.claims_table("§4.1", [("a", "b", "c")], columns=("flags", "measured here", "agrees?"))
-    assert tables.markdown_text("H*W*C") == r"H\*W\*C"
-
-
 TOY_NET_MODULE = '''"""ToyNet: a third base net, one strided convolution and global average pooling."""
 import keras
 from keras import layers
@@ -194,11 +180,10 @@ def load_weights(model, weights):
 """The one new file a third base net needs (its registry entry is the other thing)."""
 
 
-def test_a_third_base_net_needs_one_registry_entry_and_trains_through_the_chapters_code(
-        tmp_path, monkeypatch):
-    from replication import synthetic
+def _register_toy_net(tmp_path, monkeypatch):
+    """Register ToyNet for this test (the registry is restored afterwards), results under
+    ``tmp_path``."""
     from replication.book import profiles
-    from replication.data import fashionai
     from replication.nets import registry
 
     monkeypatch.setattr(profiles, "HOME", tmp_path)
@@ -209,6 +194,26 @@ def test_a_third_base_net_needs_one_registry_entry_and_trains_through_the_chapte
         name="toy_net", display_name="ToyNet", module="toy_net_module",
         load_weights="toy_net_module:load_weights", weights_format="none",
         variants={"tiny": {"width": 1.0, "blocks": (1,)}, "canonical": {}}))
+
+
+def _toy_chapter(tmp_path):
+    """A smoke chapter on a 4-images-per-task set at 32 px, one Adam epoch, the toy net
+    registered (:func:`_register_toy_net`) without weights."""
+    from replication import synthetic
+
+    root = tmp_path / "data"
+    synthetic.generate(root, size=48, images_per_task=4, workers=1, progress=False)
+    return experiments.chapter_setup(
+        "smoke", str(root), variant="tiny", image_size=32, batch_size=8, seed=0,
+        val_fraction=0.25, schedule=[{"optimizer": "adam", "learning_rate": 1e-3, "epochs": 1}],
+        weights={"toy_net": ""})
+
+
+def test_a_third_base_net_needs_one_registry_entry_and_trains_through_the_chapters_code(
+        tmp_path, monkeypatch):
+    from replication.data import fashionai
+
+    _register_toy_net(tmp_path, monkeypatch)
     assert experiments.backbone_names()[-1] == "toy_net"
     assert experiments.display_name("toy_net") == "ToyNet"
     # Chapters 7 and 8 compare it alone; the doubleNet stays the paper's pair (§3.4).
@@ -216,12 +221,7 @@ def test_a_third_base_net_needs_one_registry_entry_and_trains_through_the_chapte
     assert compared["toy_net"] == {"toy_net": 1.0}
     assert compared[experiments.DOUBLENET] == {"inception_v4": 0.5, "inception_resnet_v2": 0.5}
 
-    root = tmp_path / "data"
-    synthetic.generate(root, size=48, images_per_task=4, workers=1, progress=False)
-    chapter = experiments.chapter_setup(
-        "smoke", str(root), variant="tiny", image_size=32, batch_size=8, seed=0,
-        val_fraction=0.25, schedule=[{"optimizer": "adam", "learning_rate": 1e-3, "epochs": 1}],
-        weights={"toy_net": ""})
+    chapter = _toy_chapter(tmp_path)
     # train_all walks the registry; the paper's two nets train in the smoke reproduction, so
     # here only the toy net trains for real (one epoch) and the others' calls are recorded.
     calls, real = [], experiments.train_model
@@ -252,7 +252,7 @@ def test_a_third_base_net_needs_one_registry_entry_and_trains_through_the_chapte
     # ... and as chapters 6-8 score theirs: both levels, each row by its own level's model.
     both = experiments.predict(chapter.setup, trained, chapter.val, {"toy_net": 1.0})
     assert set(both) == {row.image for row in chapter.val}
-    assert fashionai.read_labels(root)[0]  # the data the models trained on is still there
+    assert fashionai.read_labels(chapter.setup.root)[0]  # the data the models trained on is still there
 
 
 def test_the_paper_profile_refuses_random_base_nets_unless_told(tmp_path):
@@ -269,3 +269,160 @@ def test_the_paper_profile_refuses_random_base_nets_unless_told(tmp_path):
     experiments.require_weights(_setup(profile="paper", root=tmp_path, allow_random_init=True),
                                 ["inception_v4", "inception_resnet_v2"])
     experiments.require_weights(_setup(root=tmp_path), ["inception_v4"])  # smoke: random is the point
+
+
+def test_chapter_4s_classifier_is_refused_random_weights_under_the_paper_profile_too():
+    """The screening classifier fine-tunes with the paper's rates as well (notebook 04 calls
+    check_weights with its own parameter's name before anything trains)."""
+    from replication.book import configuration
+
+    with pytest.raises(ValueError, match=r"classifier_weights=/path/to/inception_v4-weights.*"
+                                         r"allow_random_init=true"):
+        configuration.check_weights("paper", {"inception_v4": ""}, ["inception_v4"],
+                                    parameter="classifier_weights")
+    configuration.check_weights("paper", {"inception_v4": ""}, ["inception_v4"],
+                                allow_random_init=True, parameter="classifier_weights")
+    configuration.check_weights("synthetic", {"inception_v4": ""}, ["inception_v4"],
+                                parameter="classifier_weights")
+    source = (profiles.SOURCE_ROOT / "notebooks" / "04_screening.py").read_text()
+    assert "configuration.check_weights(" in source and "allow_random_init = False" in source
+
+
+def test_the_setups_augmentation_names_its_folders_and_reaches_every_model_spec(tmp_path):
+    from replication.book import profiles
+    from replication.learning import augmentation
+
+    plain = _setup(root=tmp_path)
+    paper = _setup(root=tmp_path, augment=["noise", "flip", "affine", "rotate", "channel"])
+    assert paper.augment == augmentation.check_names(augmentation.PAPER_AUGMENTERS)
+    # Unaugmented models keep their folders; augmented ones get a folder of their own.
+    assert experiments.model_dir(plain, "design", "inception_v4").name == "design-inception_v4"
+    name = experiments.model_dir(paper, "length", "inception_v4", "dual-x").name
+    assert name == "length-inception_v4-dual-x-aug-flip+affine+rotate+channel+noise-imgaug"
+    keras_twin = _setup(root=tmp_path, augment=["flip"], augment_engine="keras")
+    assert experiments.model_dir(keras_twin, "design", "inception_v4").name.endswith("-aug-flip-keras")
+    spec = experiments.model_spec(paper, "design", "inception_v4", [])
+    assert spec.augment == paper.augment and spec.augment_engine == "imgaug"
+    assert experiments.model_spec(keras_twin, "design", "inception_v4", []).augment_engine == "keras"
+    # An explicit augmentation (chapter 3's arms) overrides the setup's, none included.
+    assert experiments.model_spec(paper, "design", "inception_v4", [], augment=()).augment == ()
+    # The page says which augmentation trained the models.
+    assert experiments.describe_augmentation(plain).startswith("none")
+    assert "the paper's set" in experiments.describe_augmentation(paper)
+    assert "not the paper's set" in experiments.describe_augmentation(keras_twin)
+    with pytest.raises(ValueError, match="unknown augmenters"):
+        _setup(augment=["blur"])
+    with pytest.raises(ValueError, match="augment_engine must be one of"):
+        _setup(augment=["flip"], augment_engine="opencv")
+    # The synthetic and paper profiles train chapters 5-8 with the paper's set; smoke without.
+    for name in ("synthetic", "paper"):
+        for notebook in ("05_dual_channel", *profiles.MODEL_NOTEBOOKS):
+            params = profiles.get_profile(name).parameters(notebook)
+            assert augmentation.check_names(params["augment"]) == \
+                augmentation.check_names(augmentation.PAPER_AUGMENTERS)
+            assert params["augment_engine"] in augmentation.ENGINES
+    for notebook in ("05_dual_channel", *profiles.MODEL_NOTEBOOKS):
+        assert profiles.get_profile("smoke").parameters(notebook)["augment"] == []
+
+
+def test_spec_options_and_the_level_all_name_their_folders_and_keep_the_default_ones():
+    setup = _setup()
+    default = experiments.variant_tag(setup, "inception_v4", image_size=96)
+    assert experiments.variant_tag(setup, "inception_v4", image_size=96,
+                                   spec_options={"pooling": "avg", "dropout": 0.5}) == default
+    pooled = experiments.variant_tag(setup, "inception_v4", image_size=96,
+                                     spec_options={"dropout": 0.2, "pooling": "max"})
+    assert pooled == default.replace("-px96-", "-px96-pooling-max-dropout-0.2-")
+    with pytest.raises(ValueError, match="may set only pooling, dropout"):
+        experiments.options_tag({"fusion_units": 64})
+    spec = experiments.model_spec(setup, "all", "inception_v4", [], spec_options={"pooling": "max"})
+    assert spec.pooling == "max" and len(spec.tasks) == 8
+    rows = _rows()
+    assert experiments.of_level(rows, "all") == rows and experiments.of_level(rows, "length") == []
+
+
+def test_one_model_for_all_eight_dimensions_with_max_pooling_trains_and_scores_per_dimension(
+        tmp_path, monkeypatch):
+    """The ablations' variants go through the chapters' training path: the level "all" (both
+    levels' heads in one model) and max pooling, each named in its folder, scored per dimension."""
+    from replication.data.tasks import TASKS
+    from replication.learning import models
+
+    _register_toy_net(tmp_path, monkeypatch)
+    chapter = _toy_chapter(tmp_path)
+    path = experiments.train_variant(chapter.setup, "all", "toy_net", chapter.train, chapter.val,
+                                     spec_options={"pooling": "max"}, progress=False)
+    assert path.parent.name.startswith("all-toy_net-tiny-px32-pooling-max-")
+    model = models.load_model(path)
+    assert model.get_layer("backbone").layers[-1].name == "max_pool"
+    assert {t.key for t in models.describe(model).tasks} == {t.key for t in TASKS}
+    rows = [*chapter.train, *chapter.val]  # every dimension (4 images each: few in val)
+    scored = experiments.score_models(chapter.setup, {"all": path}, rows)["all"]
+    assert set(scored.scores["tasks"]) == {t.key for t in TASKS}
+    assert sum(s["n"] for s in scored.scores["tasks"].values()) == len(rows)
+    assert set(experiments.level_map(scored.scores)) == {"design", "length"}
+
+
+def _hand_made_screen(folder, rows, calibration):
+    """A screen CSV and its provenance sidecar, written by hand as chapter 4 writes them: every
+    row's split, ``calibration`` the images of the split that calibrated the screening."""
+    import csv
+    import hashlib
+    import json
+
+    from replication.screening import screen_csv
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "screen.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["image", "task", "split", "flat"])
+        for row in rows:
+            writer.writerow([row.image, row.task,
+                             "calibration" if row.image in calibration else "train", "1"])
+    digest = hashlib.sha256("\n".join(sorted(calibration)).encode()).hexdigest()
+    screen_csv.provenance_path(path).write_text(json.dumps({
+        "format": screen_csv.PROVENANCE_FORMAT, "csv": path.name,
+        "calibration": {"split": "calibration", "images": len(calibration), "sha256": digest}}))
+    return path
+
+
+def test_the_screened_arms_refuse_a_validation_image_that_calibrated_the_screening(
+        tmp_path, monkeypatch):
+    from replication.book import profiles
+
+    monkeypatch.setattr(profiles, "HOME", tmp_path)
+    rows = _rows(n_per_task=6)
+    val, train = rows[::3], [r for i, r in enumerate(rows) if i % 3]
+    folder = tmp_path / "results" / "smoke" / experiments.SCREENING_NOTEBOOK
+    setup = _setup(root=tmp_path)
+    # Calibrated on training images only: the validation split calibrated nothing.
+    _hand_made_screen(folder, rows, {r.image for r in train[:4]})
+    experiments.check_uncalibrated(setup, val)
+    # One validation image among the calibration images: a clear error naming it and the fix.
+    _hand_made_screen(folder, rows, {r.image for r in [*train[:4], val[1]]})
+    with pytest.raises(ValueError, match=r"1 validation image\(s\).*calibrated the screening of "
+                                         r"results/smoke/04_screening/screen\.csv, e\.g\. "
+                                         + val[1].image + r".*Rerun notebook 04"):
+        experiments.check_uncalibrated(setup, val)
+    # flat_flags checks it wherever the screened flags are loaded (default: the setup's split).
+    from replication.screening import screen_csv
+
+    monkeypatch.setattr(screen_csv.ScreenedFlatFlags, "for_root",
+                        classmethod(lambda cls, path, root, rerun=None: "flags"))
+    with pytest.raises(ValueError, match="calibrated the screening"):
+        experiments.flat_flags(setup, "screened", val=val)
+    assert experiments.flat_flags(setup, "screened", val=train[4:]) == "flags"
+
+
+def test_a_variant_folder_survives_moving_the_home_with_its_weight_files(tmp_path, monkeypatch):
+    from replication.book import profiles
+
+    tags = []
+    for home in (tmp_path / "a", tmp_path / "b"):
+        monkeypatch.setattr(profiles, "HOME", home)
+        setup = _setup(weights={"inception_v4": str(home / "weights" / "v4.safetensors")})
+        tags.append(experiments.variant_tag(setup, "inception_v4", image_size=96))
+    assert tags[0] == tags[1]
+    elsewhere = _setup(weights={"inception_v4": "/elsewhere/v4.safetensors"})
+    assert experiments.variant_tag(elsewhere, "inception_v4", image_size=96) != tags[0]

@@ -324,3 +324,94 @@ def test_dual_channel_with_the_keras_engine_augments_once_at_the_input() -> None
     out = dual.predict({"image": x, "flat": np.array([[1.0], [0.0]], "float32")}, verbose=0)
     assert out["head_sleeve"].shape == (2, 9)
     assert models.describe(dual).dual
+
+
+# ------------------------------------------------------------------ ablations and the flag control
+
+
+def test_max_pooling_pools_the_same_feature_map_as_the_average_pooling() -> None:
+    keras.utils.set_random_seed(0)
+    net = tiny_backbone(spec())
+    feature_map = keras.Model(net.inputs[0], net.layers[-1].input)
+    x = keras.ops.convert_to_tensor(images(3) / 127.5 - 1.0)
+    maps = keras.ops.convert_to_numpy(feature_map(x))
+    for pooling, reduce in (("avg", np.mean), ("max", np.max)):
+        backbone = models.named_backbone(spec(pooling=pooling), lambda s: net)
+        assert backbone.name == "backbone"
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(backbone(x)),
+                                   reduce(maps, axis=(1, 2)), rtol=1e-5, atol=1e-6)
+    model = build(pooling="max")
+    assert model.get_layer("backbone").layers[-1].name == "max_pool"
+    assert models.ModelSpec.from_dict(spec(pooling="max").to_dict()).pooling == "max"
+
+    def flat_end(s):  # a net that pools some other way: max pooling cannot replace it
+        image = keras.Input((SIZE, SIZE, 3))
+        return keras.Model(image, layers.Dense(4)(layers.Flatten()(image)))
+
+    with pytest.raises(ValueError, match="does not end in a GlobalAveragePooling2D"):
+        models.named_backbone(spec(pooling="max"), flat_end)
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        spec(pooling="median")
+
+
+def test_the_level_all_has_the_heads_of_all_eight_dimensions() -> None:
+    from replication.data.tasks import TASKS
+
+    model = build("all")
+    assert sorted(model.output_names) == sorted(f"head_{t.short}" for t in TASKS)
+    assert [t.key for t in models.describe(model).tasks] == [t.key for t in TASKS]
+    # Rows of both levels share a batch; each trains its own task's head only.
+    rows = [row(t.key, 1, t.n_values, i) for i, t in enumerate(TASKS)]
+    targets, weights = models.masked_targets(rows, models.level_tasks("all"))
+    assert all(w.sum() == 1.0 for w in weights.values())
+    with pytest.raises(ValueError, match="level must be one of .*'all'"):
+        models.ModelSpec(level="both")
+    with pytest.raises(ValueError, match="length-level"):
+        spec("all", channels="dual")
+
+
+def test_a_single_channel_model_given_the_flag_starts_from_a_trained_model(tmp_path) -> None:
+    trained = build("length", seed=4)
+    (tmp_path / "single").mkdir()
+    trained.save(tmp_path / "single" / "model.keras")
+    flagged_spec = spec("length", flag_input=True, base_model="single/model.keras")
+    assert flagged_spec.takes_flag and spec("length", channels="dual").takes_flag
+    assert not spec("length").takes_flag
+    # A relative file is resolved against base_dir (a stored spec names no machine folder).
+    with pytest.raises(ValueError, match="pass base_dir"):
+        models.build_model(flagged_spec)
+    flagged = models.build_model(flagged_spec, base_dir=tmp_path)
+    for a, b in zip(flagged.get_layer("base_branch").weights, trained.get_layer("backbone").weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    # The flag joins the pooled features before the heads: 8 features + 1.
+    assert flagged.get_layer("with_flag").output.shape == (None, 8 + 1)
+    assert models.describe(flagged).dual  # it takes the flag: prediction feeds it
+    x = images(2)
+    on = flagged.predict({"image": x, "flat": np.ones((2, 1), "float32")}, verbose=0)
+    off = flagged.predict({"image": x, "flat": np.zeros((2, 1), "float32")}, verbose=0)
+    assert not np.allclose(on["head_coat"], off["head_coat"])
+    # The control has one base net, the dual-channel model two.
+    assert len(models.backbones_of(flagged)) == 1
+    fresh = build("length", flag_input=True)  # no base: a fresh base net, the flag as well
+    assert models.describe(fresh).dual and fresh.get_layer("with_flag")
+    with pytest.raises(ValueError, match="single-channel options"):
+        spec("length", channels="dual", flag_input=True)
+    with pytest.raises(ValueError, match="branches"):
+        spec("length", flat_model="x.keras")
+    with pytest.raises(ValueError, match="without the flag input"):
+        models.build_single(spec("length"), base=flagged)
+
+
+def test_training_feeds_the_flag_to_a_single_channel_model_given_it(tmp_path, synthetic_set) -> None:
+    root = synthetic_set(4, 48)
+    rows = [r for r in read_labels(root)[0] if r.task.endswith("length_labels")][:12]
+    flags = models.TruthFlatFlags(root)
+    s = spec("length", flag_input=True)
+    with pytest.raises(ValueError, match="needs flags"):
+        training.train(s, rows, root, out_dir=tmp_path / "a", schedule=[Stage("adam", 1e-3, 1)],
+                       batch_size=4, backbone_factory=tiny_backbone, progress=False)
+    result = training.train(s, rows, root, out_dir=tmp_path / "b", schedule=[Stage("adam", 1e-3, 1)],
+                            val_rows=rows[:4], batch_size=4, flags=flags,
+                            backbone_factory=tiny_backbone, progress=False)
+    assert models.describe(models.load_model(result["model"])).dual
+    assert result["log"][0]["val_acc"] is not None

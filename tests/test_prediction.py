@@ -207,3 +207,49 @@ def test_model_file_carries_size_tasks_and_preprocessing(tmp_path) -> None:
     a, b = model.predict(x, verbose=0), loaded.predict(x, verbose=0)
     for head in a:
         np.testing.assert_allclose(a[head], b[head], rtol=1e-6)
+
+
+def test_a_model_file_is_loaded_once_and_its_prediction_traced_once(setup, tmp_path) -> None:
+    """Scoring a model with and without flip TTA, in batches that do not divide the rows, runs
+    one traced prediction function (TensorFlow warned of retracing on every chapter page), and
+    the same file gives the same loaded model until it is rewritten."""
+    root, rows, files = setup
+    path = tmp_path / "design.keras"
+    shutil.copyfile(files["design_a"], path)
+    model = prediction.loaded_model(path)
+    assert prediction.loaded_model(path) is model
+    rows = design_rows(rows)
+    assert len(rows) % 3  # a partial last batch, padded to the batch's shape
+    prediction.predict_probs([path], None, rows, root, batch_size=3)
+    prediction.predict_probs([path], None, rows, root, batch_size=3, flip_tta=False)
+    if keras.backend.backend() == "tensorflow":
+        assert model.predict_function.experimental_get_tracing_count() == 1
+    build("design", 9).save(path)  # rewritten: loaded afresh
+    assert prediction.loaded_model(path) is not model
+
+
+def test_predict_batches_gives_every_rows_outputs_at_one_input_shape(setup) -> None:
+    """Any model (here one with a single array output, as the screening classifier has): the
+    outputs of every row, mirrors after images, the short last batch padded to the shape of the
+    others."""
+    root, rows, _ = setup
+    paths = [root / r.image for r in design_rows(rows)]
+    keras.utils.set_random_seed(0)
+    image = keras.Input((SIZE, SIZE, 3))
+    net = keras.Model(image, layers.Dense(2, activation="softmax")(
+        layers.GlobalAveragePooling2D()(layers.Conv2D(3, 3)(image))))
+    batches = inputs.ImageBatches(paths, image_size=SIZE, batch_size=3, flip=True, workers=2)
+    out = list(prediction.predict_batches(net, batches))
+    assert [len(o) for o in out] == [2 * len(batches.batch_indices(i)) for i in range(len(out))]
+    if keras.backend.backend() == "tensorflow":  # before predict() below traces its own shape
+        assert net.predict_function.experimental_get_tracing_count() == 1
+    plain, mirrored = (net.predict(x, verbose=0) for x in direct_inputs(paths))
+    np.testing.assert_allclose(np.concatenate([o[:len(o) // 2] for o in out]), plain, rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_allclose(np.concatenate([o[len(o) // 2:] for o in out]), mirrored,
+                               rtol=1e-5, atol=1e-6)
+
+
+def direct_inputs(paths, size: int = SIZE):
+    x = np.stack([inputs.load_resized(p, size) for p in paths]).astype("float32")
+    return x, x[:, :, ::-1, :]

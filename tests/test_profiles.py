@@ -17,12 +17,33 @@ def test_a_profiles_parameters_are_its_own_over_the_notebooks_and_its_data_root_
         smoke.notebook_params["06_per_dimension_ap"]
     # The synthetic set's folder carries its spec, so that a changed spec never reuses it.
     spec = smoke.synthetic
-    assert params["data_root"] == str(smoke.default_data_root())
+    from replication.synthetic.writer import FORMAT_VERSION
+
     assert smoke.default_data_root().name == \
-        f"synthetic-n{spec.images_per_task}-px{spec.size}-seed{spec.seed}"
+        f"synthetic-n{spec.images_per_task}-px{spec.size}-seed{spec.seed}-v{FORMAT_VERSION}"
+    # In the home, relative to it: no page shows the machine's folders.
+    assert params["data_root"] == f"data/{smoke.default_data_root().name}"
     assert smoke.parameters("01_data", "/given")["data_root"] == "/given"  # a given root wins
     with pytest.raises(KeyError, match="choose one of smoke"):
         profiles.get_profile("nope")
+
+
+def test_a_data_root_in_the_home_is_injected_relative_and_read_back_there(monkeypatch, tmp_path,
+                                                                         synthetic_set):
+    import shutil
+
+    monkeypatch.setattr(profiles, "HOME", tmp_path)
+    smoke = profiles.get_profile("smoke")
+    relative = smoke.parameters("02_resolution")["data_root"]
+    assert relative == f"data/{smoke.default_data_root().name}"
+    shutil.copytree(synthetic_set(1, 48), smoke.default_data_root())  # as if rendered
+    assert profiles.ensure_data("smoke", relative) == tmp_path / relative
+    assert results.shown(tmp_path / relative / "x.csv") == f"{relative}/x.csv"
+    assert results.resolve(f"{relative}/x.csv") == tmp_path / relative / "x.csv"
+    assert results.shown("/elsewhere/x.csv") == "/elsewhere/x.csv"  # the user's folders as given
+    # A folder that is not the profile's own is never rendered into: it must hold the data.
+    with pytest.raises(FileNotFoundError, match="not a FashionAI data folder"):
+        profiles.ensure_data("smoke", "data/other")
 
 
 def test_paper_profile_without_data_names_what_to_do(monkeypatch, tmp_path):
@@ -141,3 +162,34 @@ def test_the_weights_parameter_names_registered_nets_in_every_model_notebook():
         if "weights" in defaults:
             assert set(defaults["weights"]) <= set(registry.names()), source.stem
             assert all(path == "" for path in defaults["weights"].values()), source.stem
+
+
+def test_notebook_02s_training_ablations_per_profile():
+    """Chapter 2's normalisation and optimizer ablations (§3.1.2 (1), §2.2): at one of the sizes
+    swept, the data set's statistics against another mode, and the SGD stages of the model
+    chapters after the Adam stages; in smoke and synthetic the Adam stages are the sweep's
+    whole schedule, so both arms continue the sweep's model instead of training it again."""
+    from replication.book import training_ablations
+    from replication.learning import normalisation
+
+    for profile in profiles.PROFILES.values():
+        sweep = profile.parameters("02_resolution")
+        assert sweep["ablation_size"] in sweep["image_sizes"]
+        arms = sweep["normalisation_arms"]
+        assert arms[0] == "dataset" and len(set(arms)) == len(arms) == 2
+        assert set(arms) <= set(normalisation.MODES)
+        assert 1 <= sweep["convergence_epoch"] <= sum(s["epochs"] for s in sweep["schedule"])
+        schedules = training_ablations.optimizer_arms(sweep["schedule"], sweep["sgd_stages"])
+        assert sum(s["epochs"] for s in schedules["adam then sgd"]) == \
+            sum(s["epochs"] for s in schedules["adam alone"])
+        # The model chapters' SGD stages (smoke's have none: it borrows the synthetic profile's).
+        chapter_sgd = [s for s in profile.parameters("06_per_dimension_ap")["schedule"]
+                       if s["optimizer"] == "sgd"]
+        assert sweep["sgd_stages"] == (chapter_sgd or [s for s in profiles.SCRATCH_SCHEDULE
+                                                       if s["optimizer"] == "sgd"])
+        if profile.name != "paper":
+            assert schedules["adam alone"][:len(sweep["schedule"])] == sweep["schedule"]
+    # The paper's own schedule is the "adam then sgd" arm of the paper profile.
+    paper = profiles.get_profile("paper").parameters("02_resolution")
+    assert training_ablations.optimizer_arms(paper["schedule"], paper["sgd_stages"])[
+        "adam then sgd"] == paper["schedule"]

@@ -548,37 +548,93 @@ def test_score_detector_by_hand() -> None:
         "accuracy": 3 / 5, "on-model found": 2, "on-model missed": 1, "person in a flat-lay": 1}
 
 
-def test_paper_claims_follow_from_the_verdicts_and_the_history() -> None:
-    """Flat-lays left among stage 1's on-model images, how many the re-screen removes, and the
-    classifier's final accuracy against the paper's 0.957 (from classifier's constant)."""
-    s = _screened([SLEEVE, SLEEVE, SLEEVE, SKIRT], [False, False, True, False],
-                  [True, False, True, False])
-    truth = np.array([True, True, False, True])
-    val = np.ones(4, bool)
-    history = [{"stage": 1, "val_acc_vs_cascade": 0.5, "val_acc_vs_truth": 0.25},
-               {"stage": 2, "val_acc_vs_cascade": 0.96, "val_acc_vs_truth": 0.75}]
-    claims = scoring.paper_claims(s, val, history, truth)
-    # Stage 1 on-model: images 0, 1, 3, all flat-lays; the re-screen keeps only image 0 on-model.
-    assert claims == [
-        {"claim": "stage 1 leaves flat-lays among its on-model images",
-         "measured": "3 of 3 stage-1 on-model images are flat-lays", "agrees": True},
-        {"claim": "the re-screen (stage 2) removes such flat-lays",
-         "measured": "3 before, 1 after", "agrees": True},
-        {"claim": "the classifier reaches accuracy 0.957",
-         "measured": "0.960 vs the cascade's labels, 0.750 vs truth", "agrees": True}]
-    assert classifier.PAPER_CLASSIFIER_ACCURACY[5] == 0.957
-    history[-1]["val_acc_vs_cascade"] = 0.9
-    assert scoring.paper_claims(s, val, history) == [
-        {"claim": "the classifier reaches accuracy 0.957",
-         "measured": "0.900 vs the cascade's labels", "agrees": False}]
+def test_claim_evidence_per_image_by_hand() -> None:
+    """The per-image evidence behind §3.2's claims, on the validation mask only: the truth of
+    stage 1's on-model images, what the re-screen did to the flat-lays (+1 taken off the on-model
+    side, -1 put on it), and the classifier's agreement with the cascade's labels."""
+    # Sleeve (joint): stage 2 can only add flat-lays; skirt (detector alone) can also drop them.
+    s = _screened([SLEEVE, SLEEVE, SLEEVE, SKIRT, SKIRT, PANT],
+                  [False, False, True, True, False, False], [False, True, True, True, True, False])
+    truth = np.array([True, True, False, True, False, False])
+    val = np.array([True, True, True, True, True, False])
+    # Stage 1 on-model among val: images 0, 1, 4; of them 0 and 1 are flat-lays.
+    assert scoring.stage1_leftovers(s, val, truth).tolist() == [True, True, False]
+    # Image 0: sleeve, no person -> flat (+1); 1: person -> stays on-model (0); 3: a flat-lay
+    # stage 1 got right, the detector finds a person -> on-model (-1); 5 is not in val.
+    assert s.rescreen_flat.tolist() == [True, False, True, False, False, True]
+    assert scoring.rescreen_removals(s, val, truth).tolist() == [1, 0, 0, -1, 0]
+    predicted = np.array([True, True, True, True, False])
+    assert scoring.classifier_correct(predicted, s, val).tolist() == [True, False, True, False, True]
+    with pytest.raises(ValueError, match="4 classifier verdicts for 5 validation images"):
+        scoring.classifier_correct(predicted[:4], s, val)
 
 
-def test_split_images_is_the_stratified_split_of_label_csv(synth_root) -> None:
-    """screen.split_images gives the images of fashionai.stratified_split, both levels."""
-    rows, _ = fashionai.read_labels(synth_root)
-    train, val = fashionai.stratified_split(rows, val_fraction=0.5, seed=3)
-    assert screen.split_images(synth_root, val_fraction=0.5, seed=3) == (
-        [r.image for r in train], [r.image for r in val])
+def test_paper_claims_are_claim_records_with_bootstrap_intervals() -> None:
+    """screening_figures.paper_claims: one claims.record per §3.2 claim, each measured on the
+    validation images with metric.bootstrap_mean's interval (seeded), decided by the claims
+    module's rules; the classifier's stages 1, 3, 5 against 0.9024, 0.9411, 0.957; stages the
+    schedule lacks are left out; without truth the first two are undecided."""
+    from replication.book import claims, screening_figures
+    from replication.data import metric
+
+    rng = np.random.default_rng(0)
+    n = 60
+    tasks = [SLEEVE, SKIRT] * (n // 2)
+    parser_flat = rng.random(n) < 0.3
+    person = rng.random(n) < 0.6
+    s = _screened(tasks, parser_flat, person)
+    truth = rng.random(n) < 0.4
+    val = np.arange(n) % 3 != 0
+    labels = s.rescreen_flat[val]
+    predictions = {1: labels.copy(), 2: ~labels, 3: ~labels}  # perfect after 1, all wrong after 3
+    records = screening_figures.paper_claims(s, val, truth, predictions, seed=7)
+    assert claims.check(records) == records
+    by = {r["claim"]: r for r in records}
+    assert list(by) == [screening_figures.STAGE1_CLAIM, screening_figures.RESCREEN_CLAIM,
+                        screening_figures.classifier_claim(1), screening_figures.classifier_claim(3)]
+    for claim, per_image in ((screening_figures.STAGE1_CLAIM, scoring.stage1_leftovers),
+                             (screening_figures.RESCREEN_CLAIM, scoring.rescreen_removals)):
+        mean = metric.bootstrap_mean(per_image(s, val, truth), seed=7)
+        assert by[claim]["measured"] == pytest.approx(mean["value"])
+        assert by[claim]["interval"] == pytest.approx([mean["low"], mean["high"]])
+        assert by[claim]["verdict"] == claims.decide(mean["low"], mean["high"])
+    first = by[screening_figures.classifier_claim(1)]
+    assert (first["paper"], first["measured"], first["verdict"]) == (0.9024, 1.0, "yes")
+    assert first["interval"] == [1.0, 1.0]
+    third = by[screening_figures.classifier_claim(3)]
+    assert (third["paper"], third["measured"], third["verdict"]) == (0.9411, 0.0, "no")
+    assert classifier.PAPER_CLASSIFIER_ACCURACY == {1: 0.9024, 3: 0.9411, 5: 0.957}
+    # A share whose interval reaches 0 is undecided, never yes.
+    none_left = screening_figures.paper_claims(s, val, np.zeros(n, bool), {}, seed=7)
+    assert [r["verdict"] for r in none_left] == ["undecided", "undecided"]
+    no_truth = screening_figures.paper_claims(s, val, None, {5: labels}, seed=7)
+    assert [(r["verdict"], r["interval"]) for r in no_truth[:2]] == [("undecided", None)] * 2
+    assert no_truth[2]["claim"] == screening_figures.classifier_claim(5)
+    assert no_truth[2]["verdict"] == "yes"
+    assert "| §3.2 | stage 1 leaves" in claims.markdown(records)
+
+
+def test_split_images_validation_is_the_model_chapters_split(synthetic_set) -> None:
+    """screen.split_images: the validation split is experiments.load_split's (the model
+    chapters score on it), the calibration split a stratified share of the rest, the training
+    split what remains."""
+    from replication.book import experiments
+
+    root = synthetic_set(12, 64)
+    setup = experiments.Setup(profile="smoke", root=root, variant="tiny", image_size=32,
+                              batch_size=4, schedule=[], seed=3, val_fraction=0.3)
+    train_rows, val_rows, _ = experiments.load_split(setup)
+    split = screen.split_images(root, val_fraction=0.3, seed=3, calibration_fraction=0.3)
+    assert split.validation == [r.image for r in val_rows]
+    rest_train, rest_calibration = fashionai.stratified_split(train_rows, val_fraction=0.3, seed=3)
+    assert split.train == [r.image for r in rest_train]
+    assert split.calibration == [r.image for r in rest_calibration]
+    assert split.calibration and split.validation
+    assert split.of(split.calibration[:1] + split.validation[:1]) == ["calibration", "validation"]
+    with pytest.raises(KeyError, match="1 images are in no split.*nope"):
+        split.of(["Images/nope.jpg"])
+    with pytest.raises(ValueError, match="calibration_fraction must be in"):
+        screen.split_images(root, val_fraction=0.3, seed=3, calibration_fraction=1.0)
 
 
 # --------------------------------------------------------------------------- the screen CSV
@@ -694,6 +750,8 @@ def test_write_screen_records_its_provenance_beside_the_csv(tmp_path) -> None:
     assert (provenance["parser"], provenance["detector"], provenance["classifier"]) == \
         ("keras:p.keras", "opencv", "keras:c.keras")
     assert provenance["threshold"] == 0.1 and provenance["classifier_used"] is False
+    assert provenance["splits"] is None  # not split
+    assert provenance["calibration"] == {"split": None, "images": 0, "sha256": None}
     assert provenance["package"] == f"replication {__version__}"
     assert path.read_text().splitlines()[0] == ",".join(screen_csv.SCREEN_COLUMNS)
     assert not list(path.parent.glob("*.partial"))
@@ -703,6 +761,40 @@ def test_write_screen_records_its_provenance_beside_the_csv(tmp_path) -> None:
                                                                     root=root))
     assert provenance["stages"] == ["rescreen"] and provenance["classifier_used"] is None
     assert provenance["threshold"] is None
+
+
+def test_calibration_images_are_the_ones_that_calibrated(tmp_path) -> None:
+    """The CSV's split column names each image's split; the provenance counts and hashes the
+    split that calibrated; calibration_images returns exactly its images, none where nothing
+    was calibrated, and refuses a CSV whose split column was changed afterwards."""
+    root = _fake_root(tmp_path / "data")
+    s = _screened([SLEEVE, SKIRT, COAT, PANT], [True, False, False, True],
+                  [True, False, True, False])
+    s.split = ["train", "calibration", "validation", "calibration"]
+    s.calibrated_on = "calibration"
+    path = screen_csv.write_screen(s, tmp_path / "screen.csv", root=root)
+    rows = list(csv.DictReader(open(path, newline="", encoding="utf-8")))
+    assert [r["split"] for r in rows] == s.split
+    provenance = screen_csv.read_provenance(path)
+    assert provenance["splits"] == {"train": 1, "calibration": 2, "validation": 1}
+    expected = {"Images/t/1.jpg", "Images/t/3.jpg"}
+    assert provenance["calibration"] == {
+        "split": "calibration", "images": 2,
+        "sha256": hashlib.sha256("\n".join(sorted(expected)).encode()).hexdigest()}
+    assert screen_csv.calibration_images(path) == expected
+    # A set too small to spare calibration images calibrates on the training split: its
+    # images are the ones returned, never the validation split's.
+    s.split = ["train", "validation", "validation", "train"]
+    assert s.calibration_split() == "train"
+    s.calibrated_on = s.calibration_split()
+    path = screen_csv.write_screen(s, tmp_path / "screen.csv", root=root)
+    assert screen_csv.calibration_images(path) == {"Images/t/0.jpg", "Images/t/3.jpg"}
+    path.write_text(path.read_text().replace(",validation,", ",train,", 1))
+    with pytest.raises(ScreenMismatch, match=r"screen\.csv: its 'train' images are not the ones"):
+        screen_csv.calibration_images(path)
+    s.calibrated_on = None  # a given threshold and no classifier: nothing calibrated
+    path = screen_csv.write_screen(s, tmp_path / "screen.csv", root=root)
+    assert screen_csv.calibration_images(path) == set()
 
 
 def test_check_screens_accepts_its_root_and_refuses_others_with_what_to_rerun(tmp_path) -> None:
@@ -887,38 +979,85 @@ def test_train_classifier_refuses_one_class(tmp_path) -> None:
     assert not (tmp_path / "work").exists()
 
 
+def test_train_classifier_records_every_stage_and_compiles_once_per_optimizer(
+        synth_root, tmp_path, monkeypatch) -> None:
+    """Every stage's verdicts on the validation images are recorded (stage_predictions), its
+    accuracy against the cascade's labels and the truth follow from them, history_table shows
+    the accuracies with the paper's beside stages 1, 3, 5; a stage with the optimizer and frozen
+    share of the one before restarts the optimizer instead of compiling (tracing) again."""
+    from conftest import tiny_backbone
+
+    images, _ = cascade.list_images(synth_root)
+    flat = scoring.truth_flat(synth_root, images)
+    train, val = images[:16], images[16:]
+    labels_val = ~flat[16:]  # the "cascade's" labels: here the truth's opposite
+    compiles = []
+    compile_model = keras.Model.compile
+    monkeypatch.setattr(keras.Model, "compile",
+                        lambda self, *a, **k: compiles.append(1) or compile_model(self, *a, **k))
+    schedule = [{"optimizer": "adam", "learning_rate": 1e-3, "epochs": 1},
+                {"optimizer": "adam", "learning_rate": 1e-4, "epochs": 1},
+                {"optimizer": "sgd", "learning_rate": 1e-3, "epochs": 1}]
+    spec = models.ModelSpec(level="length", backbone="tiny", image_size=32)
+    path = classifier.train_classifier(synth_root, train, flat[:16], val, labels_val, spec=spec,
+                                       schedule=schedule, out_dir=tmp_path, val_truth=flat[16:],
+                                       batch_size=4, progress=False,
+                                       backbone_factory=tiny_backbone)
+    assert len(compiles) == 2  # adam, then sgd
+    predictions = classifier.stage_predictions(path)
+    table = classifier.history_table(path)
+    assert list(predictions) == [row["stage"] for row in table] == [1, 2, 3]
+    for row in table:
+        predicted = predictions[row["stage"]]
+        assert predicted.shape == (len(val),) and classifier.VAL_PREDICTIONS not in row
+        assert row["val_acc_vs_cascade"] == pytest.approx(np.mean(predicted == labels_val))
+        assert row["val_acc_vs_truth"] == pytest.approx(np.mean(predicted == flat[16:]))
+        assert row["paper_acc"] == classifier.PAPER_CLASSIFIER_ACCURACY.get(row["stage"])
+    final = classifier.classifier_probs(models.open_model_file(path),
+                                        [synth_root / i for i in val], batch_size=4) >= 0.5
+    assert np.array_equal(final, predictions[3])
+
+
 # --------------------------------------------------------------------------- the whole stage
 
 
-def test_screen_dataset_end_to_end_smoke(synth_root, tmp_path) -> None:
-    """screen_dataset on a tiny synthetic set: every length image screened, the val mask is the
-    split's, the threshold calibrated on it and applied, the CSV readable; models reused."""
-    rows, _ = fashionai.read_labels(synth_root)
-    train, val = fashionai.stratified_split(rows, val_fraction=0.5, seed=0)
+def test_screen_dataset_end_to_end_smoke(synthetic_set, tmp_path) -> None:
+    """screen_dataset on a tiny synthetic set: every length image screened with its split, the
+    parser and the segmenter trained on the training split, the threshold calibrated on the
+    calibration split (never the validation split) and applied, the CSV readable; models
+    reused."""
+    synth_root = synthetic_set(12, 64)  # big enough to spare calibration length images
+    split = screen.split_images(synth_root, val_fraction=0.3, seed=0, calibration_fraction=0.3)
     config = screen.ScreeningConfig(parser_size=32, parser_epochs=1, person_size=32,
                                        person_epochs=1, classifier=None)
     work = tmp_path / "work"
-    run = screen.screen_dataset(synth_root, [r.image for r in train], [r.image for r in val],
-                                   config=config, work_dir=work, progress=False)
+    run = screen.screen_dataset(synth_root, split, config=config, work_dir=work, progress=False)
     s = run.screened
     images, tasks = cascade.list_images(synth_root)
     assert s.images == images and s.tasks == tasks and s.skipped == []
-    val_set = {r.image for r in val}
-    assert run.val.tolist() == [i in val_set for i in images]
+    assert s.split == split.of(images)
+    assert run.val.tolist() == [i in set(split.validation) for i in images]
     assert run.val.any() and not run.val.all()
-    assert run.calibration["source"] == "calibrated on the validation split"
-    assert run.calibration["images"] == int(run.val.sum())
-    assert s.threshold == run.calibration["threshold"]
+    calibration = [i in set(split.calibration) for i in images]
+    assert any(calibration) and s.calibrated_on == "calibration"
+    assert run.calibrated.tolist() == calibration and not (run.calibrated & run.val).any()
+    assert run.calibration["source"] == "calibrated on the calibration split"
+    assert run.calibration["images"] == sum(calibration)
+    assert s.threshold == run.calibration["threshold"] == human_parsing.calibrate_threshold(
+        s.body_share[run.calibrated],
+        scoring.truth_flat(synth_root, np.asarray(images)[run.calibrated]))["threshold"]
     assert np.array_equal(s.parser_flat, ~human_parsing.on_model(s.body_share, s.threshold))
     assert np.array_equal(s.rescreen_flat, cascade.rescreen(s.tasks, s.parser_flat,
                                                               s.person_found))
     assert run.classifier_model is None and s.classifier_flat_prob is None
     assert run.parser_model.exists() and run.person_model.exists()
+    trained_on = json.loads((run.parser_model.parent / "config.json").read_text())["config"]
+    assert trained_on["images"] == segmentation.images_digest(split.train)
     assert set(s.decided_by()) <= {"parser", "parser+detector", "detector"}
 
     path = screen_csv.write_screen(s, tmp_path / "screen.csv", root=synth_root)
     flags = ScreenedFlatFlags.for_root(path, synth_root)  # it screens this root: no error
-    assert len(flags) == 24 and np.array_equal(flags(images), s.flat)
+    assert len(flags) == len(images) == 48 and np.array_equal(flags(images), s.flat)
     provenance = screen_csv.read_provenance(path)
     assert provenance["stages"] == ["parser", "rescreen"] and provenance["classifier"] is None
     assert provenance["parser"] == f"keras:{run.parser_model.parent.name}/model.keras"
@@ -928,11 +1067,12 @@ def test_screen_dataset_end_to_end_smoke(synth_root, tmp_path) -> None:
                                    {"parser": s.parser_flat, "rescreen": s.rescreen_flat})
     assert {r["task"] for r in rates} == LENGTH_TASKS | {"all"}
 
+    assert screen_csv.calibration_images(path) == set(np.asarray(images)[run.calibrated])
+
     # A second run reuses both models (same files, not rewritten).
     stamps = (run.parser_model.stat().st_mtime_ns, run.person_model.stat().st_mtime_ns)
-    again = screen.screen_dataset(synth_root, [r.image for r in train],
-                                     [r.image for r in val], config=config, work_dir=work,
-                                     progress=False)
+    again = screen.screen_dataset(synth_root, split, config=config, work_dir=work,
+                                  progress=False)
     assert (again.parser_model, again.person_model) == (run.parser_model, run.person_model)
     assert (again.parser_model.stat().st_mtime_ns,
             again.person_model.stat().st_mtime_ns) == stamps
@@ -985,10 +1125,10 @@ def test_a_classifier_no_better_than_the_majority_class_does_not_overrule_the_ca
     assert screened.flat.tolist() == [False, True] and screened.decided_by() == ["detector"] * 2
 
 
-def test_screen_root_checks_a_given_classifier_on_the_validation_split(synth_root, screen_work,
+def test_screen_root_checks_a_given_classifier_on_the_calibration_split(synth_root, screen_work,
                                                                       monkeypatch) -> None:
     """The CLI's rule is notebook 04's: on a synthetic root a user's classifier overrules the
-    cascade only where it beats the cascade's majority class on the validation split."""
+    cascade only where it beats the cascade's majority class on the calibration split."""
     work = screen_work
     options = {"work_dir": work, "parser_epochs": 1, "person_epochs": 1, "progress": False}
     screened, _, check = screen.screen_root(synth_root, **options)
@@ -1005,8 +1145,13 @@ def test_screen_root_checks_a_given_classifier_on_the_validation_split(synth_roo
         return screen.screen_root(synth_root, classifier_model="c.keras", **options)
 
     agreeing, _, check = screen_with(lambda image: float(labels[image]))
-    # This set is too small to hold validation length images: the check runs on all of them.
-    assert (check["images"], check["on"]) == (24, "all images (no validation length images)")
+    # This set is too small to spare calibration length images: the check runs on the training
+    # split's, never on the validation split's.
+    train = screened.in_split("train")
+    assert screened.calibration_split() == "train" and agreeing.calibrated_on == "train"
+    assert (check["images"], check["split"], check["on"]) == (
+        int(train.sum()), "train", "the training split")
+    assert not (train & screened.in_split("validation")).any()
     assert check["accuracy"] == 1.0 and check["majority"] < 1.0 and check["used"] is True
     assert agreeing.decided_by() == ["classifier"] * len(agreeing.images)
     constant, _, check = screen_with(lambda image: 0.0)  # always "on-model"

@@ -40,19 +40,6 @@ SCHEDULE = (
 SPEC = models.ModelSpec(level="design", backbone="tiny", image_size=SIZE)
 
 
-@pytest.fixture(scope="module")
-def data(synthetic_set) -> tuple[Path, list, list]:
-    root = synthetic_set(4, 48)
-    rows, problems = fashionai.read_labels(root)
-    assert not problems
-    design = [r for r in rows if r.task.endswith("_design_labels")]
-    # One image of each design task held out: 4 images per task are too few to stratify by value.
-    val_rows = [rows_of_task[-1] for rows_of_task in
-                ([r for r in design if r.task == task] for task in sorted({r.task for r in design}))]
-    train_rows = [r for r in design if r not in val_rows]
-    return root, train_rows, val_rows
-
-
 def run(data, out: Path, **kw) -> dict:
     root, train_rows, val_rows = data
     args = dict(schedule=SCHEDULE, val_rows=val_rows, batch_size=4, seed=3, workers=2,
@@ -378,3 +365,62 @@ def test_keras_engine_and_per_image_train_on_jax_and_predict_as_tensorflow_does(
     rows = [r for r in fashionai.read_labels(root)[0] if r.task.endswith("_design_labels")]
     assert_tensorflow_predicts_as_jax(report["twin"]["model"], out / "twin" / "answer.csv", rows,
                                       root)
+
+
+def test_a_moved_home_resumes_its_dual_channel_run_and_state_names_no_machine_folder(
+        data, tmp_path) -> None:
+    """state.json names a dual-channel model's branches relative to the run's folder, so a home
+    copied or moved elsewhere returns its finished models instead of refusing them."""
+    import shutil
+
+    root, _, _ = data
+    rows, _ = fashionai.read_labels(root)
+    length = [r for r in rows if r.task.endswith("_length_labels")]
+    flags = models.TruthFlatFlags(root)
+    one_stage = [Stage("adam", 1e-3, 1)]
+    args = dict(schedule=one_stage, batch_size=8, progress=False, backbone_factory=tiny_backbone)
+
+    def train_dual(home: Path) -> dict:
+        branch = home / "models" / "branch"
+        spec = models.ModelSpec(level="length", backbone="tiny", image_size=SIZE)
+        training.train(spec, length, root, out_dir=branch, **args)
+        dual = models.ModelSpec(level="length", backbone="tiny", image_size=SIZE, channels="dual",
+                                flat_model=str(branch / training.FINAL_MODEL),
+                                onmodel_model=str(branch / training.FINAL_MODEL))
+        return training.train(dual, length, root, out_dir=home / "models" / "dual", flags=flags,
+                              **args)
+
+    first = train_dual(tmp_path / "home")
+    assert first["resumed_after_stage"] is None  # it trained
+    state = (tmp_path / "home" / "models" / "dual" / training.STATE_JSON).read_text()
+    assert str(tmp_path) not in state
+    assert json.loads(state)["config"]["spec"]["flat_model"] == "../branch/model.keras"
+    shutil.move(tmp_path / "home", tmp_path / "moved")
+    again = train_dual(tmp_path / "moved")
+    assert again["resumed_after_stage"] == len(one_stage)  # finished: returned, not retrained
+
+
+def test_the_per_epoch_validation_traces_its_prediction_once_per_run(data, tmp_path) -> None:
+    """Four stages, two of them compiled afresh: the validation's prediction function is traced
+    once (a model's own is reset at every compile; TensorFlow warned of retracing on the pages)."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("counts TensorFlow traces")
+    from tensorflow.python.eager.polymorphic_function import polymorphic_function
+
+    traced = []
+    original = polymorphic_function.Function._call
+
+    def counting(self, *args, **kwargs):
+        before = self.experimental_get_tracing_count()
+        out = original(self, *args, **kwargs)
+        if self.experimental_get_tracing_count() > before:
+            traced.append(self._name)  # Keras names its prediction step as below
+        return out
+
+    polymorphic_function.Function._call = counting
+    try:
+        run(data, tmp_path / "run")
+    finally:
+        polymorphic_function.Function._call = original
+    assert traced.count("one_step_on_data_distributed") == 1, traced
+    assert traced.count("multi_step_on_iterator") == 3, traced  # the training step: 3 compiles

@@ -36,4 +36,6 @@ def bench_synth(*, images_per_task: int = 1000, size: int = 256, seed: int = 0,
           f"{seconds:.1f} s, {n / seconds:.1f} images/s")
     print(f"  flat share {summary['flat_share']:.1%} (length tasks {summary['flat_share_length']:.1%}), "
           f"'m' rows {summary['m_rate']:.1%}")
+    print("  mechanisms (replication.synthetic.mechanisms): "
+          + ", ".join(f"{name} {share:.1%}" for name, share in summary["mechanisms"].items()))
     return result

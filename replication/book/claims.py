@@ -41,7 +41,7 @@ def record(section: str, claim: str, *, measured: float | str, verdict: str,
         raise ValueError(f"verdict {verdict!r} of claim {claim!r}: use one of {', '.join(VERDICTS)}")
     if interval is not None:
         low, high = (float(v) for v in interval)
-        if not low <= high:
+        if low > high:  # NaN (not measurable) passes: its verdict is undecided
             raise ValueError(f"interval {interval!r} of claim {claim!r}: low must not exceed high")
         interval = [low, high]
     if not isinstance(measured, str):
@@ -79,18 +79,27 @@ def reaches(section: str, claim: str, value: float, interval: Sequence[float], *
 
 def check(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """``records`` as plain dicts, each checked for the shape and for the rule that a ``yes``
-    never rests on a gap interval holding 0 (raises ``ValueError`` naming the claim)."""
+    never rests on an interval holding 0 (a gap's interval that holds 0 is ``undecided``; the
+    interval of a value that reaches the paper's positive number never holds 0 either). Raises
+    ``ValueError`` naming the claim; a ``claims`` entry that is not a list of records (e.g. the
+    old ``{name: bool}`` form) is refused too."""
+    if isinstance(records, (str, bytes, Mapping)) or not isinstance(records, Iterable):
+        raise ValueError(f"claims must be a list of claim records, got a {type(records).__name__}")
     out = []
     for r in records:
+        if not isinstance(r, Mapping):
+            raise ValueError(f"a claim record is a mapping with {', '.join(FIELDS)}; got {r!r}")
         missing = [f for f in FIELDS if f not in r]
         if missing:
             raise ValueError(f"claim record {r.get('claim', r)!r} lacks {', '.join(missing)}")
         if r["verdict"] not in VERDICTS:
             raise ValueError(f"claim {r['claim']!r}: verdict {r['verdict']!r} is not one of {VERDICTS}")
-        if r["paper"] is None and r["verdict"] == "yes" and r["interval"] is not None:
-            low, high = r["interval"]
-            if low <= 0 <= high:
-                raise ValueError(f"claim {r['claim']!r}: 'yes' with an interval holding 0")
+        if r["verdict"] == "yes" and r["interval"] is not None:
+            # JSON writes NaN as null: either is an interval that cannot carry a verdict.
+            low, high = (math.nan if v is None else float(v) for v in r["interval"])
+            if low <= 0 <= high or any(math.isnan(v) for v in (low, high)):
+                raise ValueError(f"claim {r['claim']!r}: 'yes' with the interval {r['interval']} "
+                                 "holding 0 (or not measurable) is 'undecided'")
         out.append(dict(r))
     return out
 
@@ -103,44 +112,84 @@ def _number(value: Any) -> str:
     return f"{value:.3f}" if abs(value) < 10 else f"{value:,.0f}"
 
 
-def _interval(interval: Sequence[float] | None) -> str:
-    return "-" if interval is None else f"{interval[0]:+.3f} to {interval[1]:+.3f}"
+def _interval(interval: Sequence[float | None] | None) -> str:
+    if interval is None or any(v is None or math.isnan(v) for v in interval):
+        return "-"  # not measured, or not measurable (NaN, which JSON writes as null)
+    return f"{interval[0]:+.3f} to {interval[1]:+.3f}"
 
 
-def _cell(text: str) -> str:
-    # Markdown would read * as emphasis and | as a column break.
-    return str(text).replace("*", r"\*").replace("|", r"\|")
+_MARKDOWN_SPECIAL = "\\*_|<$[]"
+"""Characters a table cell escapes outside code spans: emphasis, the column break, HTML, math
+(the book enables ``dollarmath``) and links would otherwise change what the cell says. Inside a
+code span (between backticks) only ``|`` is escaped, which a table reads as a column break even
+there."""
+
+
+def escape(text: Any) -> str:
+    """``text`` as Markdown shows it literally in a table cell (see :data:`_MARKDOWN_SPECIAL`)."""
+    parts = str(text).split("`")
+    unpaired = len(parts) % 2 == 0  # an odd number of backticks: the last one opens no span
+    out = []
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if i:
+            out.append("\\`" if unpaired and last else "`")
+        inside = i % 2 == 1 and not (unpaired and last)
+        out.append(part.replace("|", "\\|") if inside else
+                   "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in part))
+    return "".join(out)
+
+
+HEADER = ("§", "claim", "verdict", "paper", "measured", "95 % interval")
+"""The columns of every claims table (:func:`markdown`): the verdict beside its claim, where a
+narrow page still shows it."""
 
 
 def markdown(records: Sequence[Mapping[str, Any]], *, note: str = "",
-             link: Mapping[str, str] | None = None) -> str:
-    """The Markdown claims table (the same columns in every chapter and on the results page):
-    section, claim, the paper's number, what was measured, its 95 % interval, the verdict.
-    ``link``: chapter name -> target, adds a chapter column (records then carry ``"chapter"``)."""
+             link: Mapping[str, str] | None = None,
+             labels: Mapping[str, str] | None = None) -> str:
+    """The Markdown claims table (the same columns, :data:`HEADER`, in every chapter and on the
+    results page): section, claim, the verdict, the paper's number, what was measured, its 95 %
+    interval. ``link``: chapter name -> target, adds a first column linking each record's
+    ``"chapter"``, shown as ``labels[chapter]`` (default: the chapter's name)."""
     records = check(records)
-    header = ["§", "claim", "paper", "measured", "95 % interval", "verdict"]
+    header = list(HEADER)
     if link is not None:
         header.insert(0, "chapter")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in records:
-        measured = _number(r["measured"])
+        measured = escape(_number(r["measured"]))
         if r["quantity"]:
-            measured += f" ({_cell(r['quantity'])})"
+            measured += f" ({escape(r['quantity'])})"
         paper = r["paper"] if isinstance(r["paper"], (str, type(None))) else f"{r['paper']:g}"
-        cells = [r["section"], _cell(r["claim"]), _cell(_number(paper)), measured,
-                 _interval(r["interval"]), f"**{r['verdict']}**"]
+        cells = [escape(r["section"]), escape(r["claim"]), f"**{r['verdict']}**",
+                 escape(_number(paper)), measured, _interval(r["interval"])]
         if link is not None:
-            cells.insert(0, f"[{r['chapter']}]({link[r['chapter']]})")
+            label = (labels or {}).get(r["chapter"], r["chapter"])
+            cells.insert(0, f"[{escape(label)}]({link[r['chapter']]})")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n" + (f"\n{note}\n" if note else "")
 
 
-def collect(results_dir: str | Path) -> list[dict[str, Any]]:
+def collect(results_dir: str | Path, *, skipped: list[str] | None = None
+            ) -> list[dict[str, Any]]:
     """Every chapter's claim records under ``results_dir`` (``results/<profile>/``), in chapter
-    order, each with ``"chapter"`` (the notebook's name) added."""
+    order, each with ``"chapter"`` (the notebook's name) added. A chapter that records no
+    ``"claims"`` adds none. A chapter whose ``"claims"`` fail :func:`check` raises ``ValueError``
+    naming its file, unless ``skipped`` is a list: then the chapter is left out and one line
+    saying why is appended to it (the results page reports it)."""
     out = []
     for numbers in sorted(Path(results_dir).glob("*/numbers.json")):
+        chapter = numbers.parent.name
         data = json.loads(numbers.read_text(encoding="utf-8"))
-        for r in check(data.get("claims", [])):
-            out.append({"chapter": numbers.parent.name, **r})
+        if data.get("claims") is None:
+            continue
+        try:
+            records = check(data["claims"])
+        except ValueError as error:
+            if skipped is None:
+                raise ValueError(f"{numbers}: {error}") from None
+            skipped.append(f"{chapter}: {error}")
+            continue
+        out += [{"chapter": chapter, **r} for r in records]
     return out

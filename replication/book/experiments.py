@@ -7,13 +7,16 @@ time and, through ``training.train``'s resume, returns the finished models at on
 the notebooks never train twice and an interrupted run continues where it stopped. A base net
 added to the registry is trained, scored and tabulated by every chapter without a change here.
 
-The preprocessing experiments train variants of one model through the same :func:`train_model`
+The preprocessing experiments train variants of one model through the same path
 (:func:`train_variant`): notebook 02 (resolution, Fig. 2) at other input sizes, notebook 03
 (augmentation ablation) with other augmenters. A variant lives in ``models/<level>-<backbone>-<tag>``,
 the tag naming its configuration (:func:`variant_tag`), so the two notebooks share a model they
-both need. A normalisation mode other than the default adds ``-norm-<mode>`` to every folder, so
-that switching modes never collides with a model trained under another. Every model that trains
-here also records its steady-state training speed (``speed.json``).
+both need. The ablations of the model chapters train variants the same way: a ModelSpec option
+(``SPEC_OPTIONS``: the pooling after the base net, the Dropout rate) or the level ``"all"``
+(one model for all eight dimensions, ``models.ALL_LEVELS``). What a chapter's parameters say
+(the :class:`Setup`, including the training augmentation of §3.1.2 (3)) and the models' folders
+and specs are in :mod:`replication.book.configuration`, training one model (and its speed) in
+:mod:`replication.book.model_training`; their names are re-exported here.
 
 A chapter opens with :func:`chapter_setup` (its parameters cell's values -> :class:`Chapter`)
 and scores its models with :func:`score_models` (02, 03, 05) or :func:`predict` (06-08).
@@ -21,20 +24,27 @@ and scores its models with :func:`score_models` (02, 03, 05) or :func:`predict` 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-import json
-import statistics
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Hashable, Mapping, Sequence
 
 import numpy as np
 
-from replication.book.profiles import FUSION_SCHEDULE, get_profile
+from replication.book import results
+from replication.book.configuration import (  # noqa: F401  (re-exported: the chapters' one module)
+    DEFAULT_NORMALISATION, LENGTH_MODELS, SPEC_OPTIONS, Setup, augmentation_suffix,
+    channel_stats, describe_augmentation, describe_normalisation, load_split, model_dir,
+    model_spec, of_level, options_tag, require_weights, setup_from_parameters,
+    with_augmentation)
+from replication.book.model_training import (  # noqa: F401  (re-exported)
+    SPEED_JSON, inference_speed, train_model, train_variant, training_speed, variant_dir,
+    variant_tag)
+from replication.book.profiles import get_profile
 from replication.data import fashionai, metric, truth
 from replication.data.fashionai import LabelRow
-from replication.data.tasks import LEVELS, get_task, tasks_of_level
+from replication.data.tasks import LEVELS, tasks_of_level
 from replication.learning.schedule import parse_schedule
 from replication.nets import registry
 
@@ -43,15 +53,6 @@ DOUBLENET = "doublenet"
 DOUBLENET_WEIGHTS: Mapping[str, float] = {"inception_v4": 0.5, "inception_resnet_v2": 0.5}
 """§3.4: the doubleNet averages Inception-v4 and InceptionResNet-v2 with weights 0.5/0.5 (each
 net's probabilities flip-averaged first): base net name -> weight."""
-DEFAULT_NORMALISATION = "inception"
-"""The input scaling the models use unless a profile or notebook says otherwise: ``X / 127.5 - 1``,
-the range of the base nets' ImageNet weights (see ``replication.learning.normalisation.MODES``)."""
-SPEED_JSON = "speed.json"
-"""Written beside a model's ``log.csv`` when it trains: its steady-state training images/s."""
-LENGTH_MODELS = ("single", "dual-truth", "dual-screened")
-"""The length-level model of notebooks 06-08: single-channel, or the dual-channel fusion (§3.3.2)
-with its flat/on-model flags from the synthetic truth or from the screening of notebook 04 (the
-paper's pipeline, the default)."""
 FLAG_SOURCES = ("truth", "screened")
 SCREENING_NOTEBOOK = "04_screening"
 SCREEN_CSV = "screen.csv"
@@ -87,82 +88,6 @@ def parameter_count(ensemble: Mapping[str, float] | Sequence[str], variant: str,
 
 
 @dataclass(frozen=True)
-class Setup:
-    """What the model notebooks' parameters say about training, in one value."""
-
-    profile: str
-    root: Path
-    variant: str
-    image_size: int
-    batch_size: int
-    schedule: Sequence[Mapping[str, Any]]
-    seed: int = 0
-    val_fraction: float = 0.2
-    weights: Mapping[str, str] = field(default_factory=dict)
-    """Base net name -> a user-given ImageNet weight file (empty or absent: random
-    initialisation); every name must be a registered base net."""
-    normalisation: str = DEFAULT_NORMALISATION
-    """The models' input normalisation, one of ``replication.learning.normalisation.MODES`` (§3.1.2(1))."""
-    length_model: str = "single"
-    """The length level's model in :func:`train_all`, one of :data:`LENGTH_MODELS`."""
-    fusion_schedule: Sequence[Mapping[str, Any]] = tuple(FUSION_SCHEDULE)
-    """How the dual-channel fusion trains on top of its two trained branches."""
-    allow_random_init: bool = False
-    """Let a profile that fine-tunes ImageNet weights (``paper``) start a base net from random
-    weights instead (:func:`require_weights`)."""
-
-    def __post_init__(self) -> None:
-        from replication.learning import normalisation
-
-        if self.normalisation not in normalisation.MODES:
-            raise ValueError(f"normalisation must be one of {', '.join(normalisation.MODES)}, "
-                             f"got {self.normalisation!r}")
-        if self.length_model not in LENGTH_MODELS:
-            raise ValueError(f"length_model must be one of {', '.join(LENGTH_MODELS)}, got "
-                             f"{self.length_model!r}")
-        if not isinstance(self.weights, Mapping):
-            raise ValueError("the weights parameter maps base net names to weight files, e.g. "
-                             f"{{'inception_v4': '/path/w.safetensors'}}; got {self.weights!r}")
-        unknown = sorted(set(self.weights) - set(backbone_names()))
-        if unknown:  # a misspelt name would silently train from random weights
-            raise ValueError(f"weights name unknown base net(s) {', '.join(map(repr, unknown))}; "
-                             f"registered: {', '.join(backbone_names())}")
-
-    @property
-    def models_dir(self) -> Path:
-        return get_profile(self.profile).results_dir / "models"
-
-    @property
-    def stats_dir(self) -> Path:
-        """Where the training split's channel statistics are cached (the ``dataset`` mode)."""
-        return get_profile(self.profile).results_dir / "normalisation"
-
-
-def setup_from_parameters(profile: str, data_root: str, *, variant: str, image_size: int,
-                          batch_size: int, schedule: Sequence[Mapping[str, Any]], seed: int,
-                          val_fraction: float, weights: Mapping[str, Any] | None = None,
-                          normalisation: str = DEFAULT_NORMALISATION,
-                          length_model: str = "single",
-                          fusion_schedule: Sequence[Mapping[str, Any]] = FUSION_SCHEDULE,
-                          allow_random_init: bool = False) -> Setup:
-    """The :class:`Setup` of a model notebook's ``parameters`` cell (data rendered if missing).
-
-    ``weights`` maps base net names to ImageNet weight files the user has (empty or absent:
-    random initialisation), as the notebooks' ``weights`` parameter does.
-    """
-    from replication.book.profiles import ensure_data
-
-    # A non-mapping goes to Setup as it is, whose check names the mistake.
-    files = ({name: str(path) if path else "" for name, path in weights.items()}
-             if isinstance(weights, Mapping) else {} if weights is None else weights)
-    return Setup(profile=profile, root=ensure_data(profile, data_root or None), variant=variant,
-                 image_size=image_size, batch_size=batch_size, schedule=schedule, seed=seed,
-                 val_fraction=val_fraction, weights=files,
-                 normalisation=normalisation, length_model=length_model,
-                 fusion_schedule=tuple(fusion_schedule), allow_random_init=bool(allow_random_init))
-
-
-@dataclass(frozen=True)
 class Chapter:
     """A training chapter's setup and the split it trains and scores on (:func:`chapter_setup`)."""
 
@@ -178,12 +103,14 @@ class Chapter:
         return describe_normalisation(self.setup, self.train)
 
     def describe(self, level: str | None = None) -> str:
-        """Two lines for the page: the split's size (of one level, or all), the normalisation."""
+        """Three lines for the page: the split's size (of one level, or all), the normalisation
+        and the training augmentation (:func:`describe_augmentation`)."""
         train, val = (self.train, self.val) if level is None else (
             of_level(self.train, level), of_level(self.val, level))
         kind = f"{level}-level images" if level else "images"
         return (f"{len(train):,} training and {len(val):,} validation {kind} ({self.skipped} rows "
-                f"skipped)\nnormalisation: {self.normalisation}")
+                f"skipped)\nnormalisation: {self.normalisation}\n"
+                f"augmentation: {describe_augmentation(self.setup)}")
 
     def train_all(self, *, progress: bool = True) -> dict[tuple[str, str], Path]:
         """:func:`train_all` on this chapter's split: every (level, base net) model."""
@@ -198,235 +125,6 @@ def chapter_setup(profile: str, data_root: str, **parameters: Any) -> Chapter:
     return Chapter(setup, *load_split(setup))
 
 
-def load_split(setup: Setup) -> tuple[list[LabelRow], list[LabelRow], int]:
-    """Training and validation rows (stratified by task and value, seeded) and the skip count.
-
-    The validation split is the held-out set every model notebook scores on.
-    """
-    rows, problems = fashionai.read_labels(setup.root)
-    if not rows:
-        raise fashionai.DataError(f"{setup.root / fashionai.LABEL_CSV}: no usable rows "
-                                  f"({len(problems)} problems; run `python -m replication validate`)")
-    train, val = fashionai.stratified_split(rows, val_fraction=setup.val_fraction, seed=setup.seed)
-    return train, val, len(problems)
-
-
-def of_level(rows: Sequence[LabelRow], level: str) -> list[LabelRow]:
-    return [row for row in rows if get_task(row.task).level == level]
-
-
-# --------------------------------------------------------------------------- normalisation
-
-
-def channel_stats(setup: Setup, train: Sequence[LabelRow], *, progress: bool = True):
-    """The training split's per-channel statistics (``normalisation.ChannelStats``) where the
-    setup's mode needs them (``dataset``), else None; computed once, cached under
-    ``results/<profile>/normalisation/``."""
-    from replication.learning import normalisation
-
-    if setup.normalisation != "dataset":
-        return None
-    return normalisation.dataset_stats(setup.root, list(train), cache_dir=setup.stats_dir,
-                                       progress=progress)
-
-
-def describe_normalisation(setup: Setup, train: Sequence[LabelRow]) -> str:
-    """One sentence for the book: which input normalisation the setup's models use."""
-    from replication.learning import normalisation
-
-    return normalisation.describe_mode(setup.normalisation, channel_stats(setup, train,
-                                                                          progress=False))
-
-
-# --------------------------------------------------------------------------- training
-
-
-def model_dir(setup: Setup, level: str, backbone: str, tag: str | None = None) -> Path:
-    """``models/<level>-<backbone>[-<tag>][-norm-<mode>]`` (the mode only when not the default)."""
-    name = f"{level}-{backbone}" + (f"-{tag}" if tag else "")
-    if setup.normalisation != DEFAULT_NORMALISATION:
-        name += f"-norm-{setup.normalisation}"
-    return setup.models_dir / name
-
-
-def require_weights(setup: Setup, backbones: Sequence[str]) -> None:
-    """Refuse to train ``backbones`` from random weights under a profile that fine-tunes ImageNet
-    weights (the ``paper`` profile: its rates barely move a random net), unless the setup allows
-    it. The error names the parameter and each missing net's weight file format."""
-    missing = [b for b in backbones if not setup.weights.get(b)]
-    if not missing or setup.allow_random_init or not get_profile(setup.profile).requires_weights:
-        return
-    formats = "; ".join(f"{b}: {registry.BACKBONES[b].weights_format}" for b in missing)
-    example = ", ".join(f"{b}: /path/to/{b}-weights" for b in missing)
-    raise ValueError(
-        f"the {setup.profile} profile fine-tunes ImageNet weights, and none were given for "
-        f"{', '.join(missing)}: pass them in the weights parameter, e.g. "
-        f"-p 'weights={{{example}}}' ({formats}); nothing is downloaded. To train from random "
-        "weights anyway, pass -p allow_random_init=true.")
-
-
-def model_spec(setup: Setup, level: str, backbone: str, train: Sequence[LabelRow], *,
-               image_size: int | None = None, augment: Sequence[str] = (),
-               augment_engine: str | None = None):
-    """The ``models.ModelSpec`` of one single-channel model of the setup (``image_size`` and
-    the augmenters override the setup's defaults: its size, no augmentation)."""
-    from replication.learning import models
-
-    stats = channel_stats(setup, train)
-    options: dict[str, Any] = {"normalisation": setup.normalisation, "augment": tuple(augment)}
-    if stats is not None:
-        options.update(mean=tuple(float(v) for v in stats.mean),
-                       std=tuple(float(v) for v in stats.std))
-    if augment_engine and augment:  # an unaugmented model has no engine: keep the default
-        options["augment_engine"] = augment_engine
-    return models.ModelSpec(level=level, backbone=backbone, variant=setup.variant,
-                            image_size=int(image_size or setup.image_size),
-                            weights=setup.weights.get(backbone) or None, **options)
-
-
-def _speed_callback(n_images: int, batch_size: int):
-    """A Keras callback that times each epoch from the end of its first batch to its end: the
-    steady-state training speed, without the first batch, which traces the training step after
-    every compile. ``.epochs`` collects ``{"images", "seconds", "images_per_second"}``."""
-    import keras  # here, so that importing this module does not import Keras
-
-    class TrainingSpeed(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.epochs: list[dict] = []
-            self._start: float | None = None
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._start = None
-
-        def on_train_batch_end(self, batch, logs=None):
-            if batch == 0:
-                self._start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            images = n_images - min(batch_size, n_images)
-            if self._start is not None and images > 0:
-                seconds = time.perf_counter() - self._start
-                self.epochs.append({"images": images, "seconds": seconds,
-                                    "images_per_second": images / seconds})
-
-    return TrainingSpeed()
-
-
-def train_model(setup: Setup, level: str, backbone: str, train: Sequence[LabelRow],
-                val: Sequence[LabelRow], *, image_size: int | None = None,
-                augment: Sequence[str] = (), augment_engine: str | None = None,
-                tag: str | None = None, validate: bool = True, progress: bool = True,
-                normalise_on: Sequence[LabelRow] | None = None) -> Path:
-    """Train (or resume, or reuse) one single-channel model; returns its ``model.keras``.
-
-    Without options it is the setup's model (notebooks 06-08). ``image_size`` (notebook 02) and
-    ``augment`` / ``augment_engine`` (notebook 03: names from ``augmentation.AUGMENTERS``, applied
-    to training images only) make a variant; give it a ``tag`` so that it gets a folder of its own.
-    ``validate`` scores the level's validation rows after every epoch (``log.csv``'s ``val_*``
-    columns); a notebook that only scores the finished model can save that time.
-    ``normalise_on`` (default ``train``) are the rows whose statistics the ``dataset``
-    normalisation uses: a dual-channel branch trains on one domain's rows but normalises as the
-    whole training split does.
-    """
-    from replication.learning import training
-
-    require_weights(setup, [backbone])
-    spec = model_spec(setup, level, backbone, normalise_on or train, image_size=image_size,
-                      augment=augment, augment_engine=augment_engine)
-    rows = of_level(train, level)
-    out_dir = model_dir(setup, level, backbone, tag)
-    speed = _speed_callback(len(rows), setup.batch_size)
-    result = training.train(spec, rows, setup.root, out_dir=out_dir, schedule=setup.schedule,
-                            val_rows=of_level(val, level) if validate else (),
-                            batch_size=setup.batch_size,
-                            seed=setup.seed, progress=progress, callbacks=[speed])
-    if speed.epochs:  # it trained (a finished run is returned as it is, with its speed.json)
-        (out_dir / SPEED_JSON).write_text(json.dumps({
-            "image_size": spec.image_size, "batch_size": setup.batch_size,
-            "train_images_per_second": statistics.median(e["images_per_second"]
-                                                         for e in speed.epochs),
-            "epochs": speed.epochs}, indent=1) + "\n", encoding="utf-8")
-    return Path(result["model"])
-
-
-def variant_tag(setup: Setup, backbone: str, *, image_size: int, augment: Sequence[str] = (),
-                augment_engine: str = "imgaug") -> str:
-    """The folder tag of a preprocessing-experiment model, named by its whole configuration:
-    ``<variant>-px<size>[-aug-<names>-<engine>]-<hash>``, the hash over what else determines it
-    (schedule, seed, batch size, validation share, base net weights). Any notebook that asks for
-    the same model gets the same folder, and a changed parameter gets a new one."""
-    import hashlib
-    from dataclasses import asdict
-
-    from replication.learning import augmentation
-
-    names = augmentation.check_names(augment)
-    rest = {"schedule": [asdict(stage) for stage in parse_schedule(setup.schedule)],
-            "seed": setup.seed, "batch_size": setup.batch_size, "val_fraction": setup.val_fraction,
-            "weights": setup.weights.get(backbone) or None}
-    digest = hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:8]
-    aug = f"-aug-{'+'.join(names)}-{augment_engine}" if names else ""
-    return f"{setup.variant}-px{int(image_size)}{aug}-{digest}"
-
-
-def train_variant(setup: Setup, level: str, backbone: str, train: Sequence[LabelRow],
-                  val: Sequence[LabelRow], *, image_size: int | None = None,
-                  augment: Sequence[str] = (), augment_engine: str = "imgaug",
-                  progress: bool = True) -> Path:
-    """One model of the preprocessing experiments (notebook 02: input size, notebook 03:
-    augmentation), trained through :func:`train_model` into the folder :func:`variant_tag` names,
-    so that a model both notebooks need (e.g. no augmentation at a size the sweep also tries) is
-    trained once. These notebooks score each finished model themselves, so it trains without the
-    per-epoch validation."""
-    size = int(image_size or setup.image_size)
-    tag = variant_tag(setup, backbone, image_size=size, augment=augment,
-                      augment_engine=augment_engine)
-    return train_model(setup, level, backbone, train, val, image_size=size, augment=augment,
-                       augment_engine=augment_engine, tag=tag, validate=False, progress=progress)
-
-
-def training_speed(model: str | Path) -> float | None:
-    """The steady-state training images/s recorded when ``model`` (a ``model.keras``) trained,
-    the median over its epochs; None where it trained before speeds were recorded."""
-    path = Path(model).parent / SPEED_JSON
-    if not path.exists():
-        return None
-    return float(json.loads(path.read_text(encoding="utf-8"))["train_images_per_second"])
-
-
-def inference_speed(setup: Setup, model, rows: Sequence[LabelRow], *,
-                    min_batches: int = 8) -> float:
-    """Steady-state inference images/s of one model (a ``model.keras`` path or a loaded model),
-    measured as training's speed is: a ``predict`` pass over the rows' images (decoded and resized
-    as in prediction, no flip TTA; the rows repeated up to ``min_batches`` batches), timed from the
-    end of its first batch, which traces the prediction step, to its end."""
-    import itertools
-
-    import keras
-
-    from replication.learning import inputs, models
-
-    net = model if isinstance(model, keras.Model) else models.load_model(model)
-    paths = [setup.root / row.image for row in rows]
-    n = max(len(paths), min_batches * setup.batch_size)
-    batches = inputs.ImageBatches(list(itertools.islice(itertools.cycle(paths), n)),
-                                    image_size=models.describe(net).image_size,
-                                    batch_size=setup.batch_size)
-    marks: dict[str, float] = {}
-
-    class Timer(keras.callbacks.Callback):
-        def on_predict_batch_end(self, batch, logs=None):
-            if batch == 0:
-                marks["start"] = time.perf_counter()
-
-        def on_predict_end(self, logs=None):
-            marks["end"] = time.perf_counter()
-
-    net.predict(batches, verbose=0, callbacks=[Timer()])
-    return (n - len(batches.batch_indices(0))) / (marks["end"] - marks["start"])
-
-
 # --------------------------------------------------------------------------- dual channel
 
 
@@ -435,11 +133,13 @@ def screen_csv(profile: str) -> Path:
     return get_profile(profile).results_dir / SCREENING_NOTEBOOK / SCREEN_CSV
 
 
-def flat_flags(setup: Setup, source: str):
+def flat_flags(setup: Setup, source: str, *, val: Sequence[LabelRow] | None = None):
     """The flat/on-model flags (``models.FlatFlags``) from ``source``: ``"truth"`` (the synthetic
     set's) or ``"screened"`` (notebook 04's screening, the paper's pipeline). The screen CSV must
     screen the setup's data root as it is now, whoever wrote it (notebook 04, or the ``screen``
-    command): its provenance says so (``screen_csv.check_screens``)."""
+    command): its provenance says so (``screen_csv.check_screens``). And the models are scored
+    on the validation rows ``val`` (default: the setup's split's), so none of them may have
+    calibrated the screening (:func:`check_uncalibrated`)."""
     from replication.learning import models
     from replication.screening.screen_csv import ScreenedFlatFlags
 
@@ -451,8 +151,28 @@ def flat_flags(setup: Setup, source: str):
     if source == "screened":
         rerun = (f"(notebook 04: python -m replication reproduce --profile {setup.profile} "
                  "--only 04, with the same data root)")
-        return ScreenedFlatFlags.for_root(screen_csv(setup.profile), setup.root, rerun=rerun)
+        flags = ScreenedFlatFlags.for_root(screen_csv(setup.profile), setup.root, rerun=rerun)
+        check_uncalibrated(setup, load_split(setup)[1] if val is None else val)
+        return flags
     raise ValueError(f"source must be one of {FLAG_SOURCES}, got {source!r}")
+
+
+def check_uncalibrated(setup: Setup, val: Sequence[LabelRow]) -> None:
+    """That no validation image calibrated notebook 04's screening (its rule's threshold, its
+    classifier-use decision): the screened dual-channel models are scored on images that
+    calibrated nothing. The screen CSV's provenance names its calibration images
+    (``screen_csv.calibration_images``); a ValueError names the leaked images and the fix."""
+    from replication.screening.screen_csv import calibration_images
+
+    path = screen_csv(setup.profile)
+    leaked = sorted({row.image for row in val} & set(calibration_images(path)))
+    if leaked:
+        raise ValueError(
+            f"{len(leaked)} validation image(s) of this split (seed {setup.seed}, val_fraction "
+            f"{setup.val_fraction}) calibrated the screening of {results.shown(path)}, e.g. "
+            f"{', '.join(leaked[:3])}: the screened models would be scored on images that "
+            "calibrated their flags. Rerun notebook 04 with the same seed and val_fraction (it "
+            "calibrates on the training part of this split only).")
 
 
 def length_flags(setup: Setup):
@@ -462,6 +182,28 @@ def length_flags(setup: Setup):
     return flat_flags(setup, setup.length_model.removeprefix("dual-"))
 
 
+def _flags_tag(setup: Setup, source: str, flags, train: Sequence[LabelRow],
+               val: Sequence[LabelRow]) -> str:
+    """``<source>-<hash of the flags of the length rows>``: names the models trained on them."""
+    from replication.screening.screen_csv import flags_digest
+
+    images = [r.image for r in [*of_level(train, "length"), *of_level(val, "length")]]
+    return f"{source}-{flags_digest(flags, images)}"
+
+
+def _train_on_top(setup: Setup, spec, out_dir: Path, train: Sequence[LabelRow],
+                  val: Sequence[LabelRow], flags, progress: bool) -> Path:
+    """Train a length model built on trained models (the fusion, the flagged control) on all
+    length rows with the setup's ``fusion_schedule`` and the flags."""
+    from replication.learning import training
+
+    result = training.train(spec, of_level(train, "length"), setup.root, out_dir=out_dir,
+                            schedule=setup.fusion_schedule, val_rows=of_level(val, "length"),
+                            batch_size=setup.batch_size, seed=setup.seed, flags=flags,
+                            progress=progress)
+    return Path(result["model"])
+
+
 def train_dual(setup: Setup, backbone: str, train: Sequence[LabelRow], val: Sequence[LabelRow],
                *, source: str, progress: bool = True) -> Path:
     """The length level's dual-channel model (§3.3.2), trained where not yet done: a flat-lay
@@ -469,14 +211,11 @@ def train_dual(setup: Setup, backbone: str, train: Sequence[LabelRow], val: Sequ
     :func:`train_model`, with the setup's schedule), then their fusion (``models.build_dual``)
     on all length rows with the setup's ``fusion_schedule``. The folders carry the flag source and
     a hash of the flags, so that models trained on other flags are never reused."""
-    from dataclasses import replace
+    from replication.learning import models
 
-    from replication.learning import models, training
-    from replication.screening.screen_csv import flags_digest
-
-    flags = flat_flags(setup, source)
+    flags = flat_flags(setup, source, val=val)
     rows, val_rows = of_level(train, "length"), of_level(val, "length")
-    tag = f"{source}-{flags_digest(flags, [r.image for r in [*rows, *val_rows]])}"
+    tag = _flags_tag(setup, source, flags, train, val)
     flat_rows, onmodel_rows = models.split_by_flag(rows, flags)
     flat_val, onmodel_val = models.split_by_flag(val_rows, flags)
     if not flat_rows or not onmodel_rows:
@@ -487,26 +226,69 @@ def train_dual(setup: Setup, backbone: str, train: Sequence[LabelRow], val: Sequ
                             normalise_on=train, progress=progress)
                 for name, part, part_val in (("flat", flat_rows, flat_val),
                                              ("onmodel", onmodel_rows, onmodel_val))]
-    spec = replace(model_spec(setup, "length", backbone, train), channels="dual",
-                   flat_model=str(branches[0]), onmodel_model=str(branches[1]))
-    result = training.train(spec, rows, setup.root,
-                            out_dir=model_dir(setup, "length", backbone, f"dual-{tag}"),
-                            schedule=setup.fusion_schedule, val_rows=val_rows,
-                            batch_size=setup.batch_size, seed=setup.seed, flags=flags,
-                            progress=progress)
-    return Path(result["model"])
+    spec = dataclasses.replace(model_spec(setup, "length", backbone, train), channels="dual",
+                               flat_model=str(branches[0]), onmodel_model=str(branches[1]))
+    return _train_on_top(setup, spec, model_dir(setup, "length", backbone, f"dual-{tag}"),
+                         train, val, flags, progress)
+
+
+def train_single(setup: Setup, backbone: str, train: Sequence[LabelRow],
+                 val: Sequence[LabelRow], *, progress: bool = True) -> Path:
+    """Chapter 5's single-channel length model with the dual-channel model's budget: the
+    setup's schedule on all length rows, then the ``fusion_schedule`` as further stages of the
+    same run (the base net frozen there, so only the heads train, as only the fusion's new
+    layers train on top of its branches). Folder ``length-<net>-fusion-budget``."""
+    matched = dataclasses.replace(setup, schedule=[*setup.schedule, *setup.fusion_schedule])
+    return train_model(matched, "length", backbone, train, val, tag="fusion-budget",
+                       progress=progress)
+
+
+def train_flagged(setup: Setup, backbone: str, train: Sequence[LabelRow],
+                  val: Sequence[LabelRow], *, source: str, progress: bool = True) -> Path:
+    """Chapter 5's control, the single-channel model given the flag (``ModelSpec.flag_input``):
+    the base net of :func:`train_single` as it stands after the setup's schedule (that run's
+    checkpoint after those stages, so the two share that training), new heads over its pooled
+    features and the flags of ``source``, trained like the fusion (``fusion_schedule``, base net
+    frozen). It differs from the single-channel model only by the flag, and from the dual-channel
+    model by having one base net instead of two."""
+    from replication.learning import training
+
+    single = train_single(setup, backbone, train, val, progress=progress)
+    stages = len(parse_schedule(setup.schedule))
+    base = single.parent / training.CHECKPOINTS / f"stage_{stages}.keras"
+    flags = flat_flags(setup, source, val=val)
+    spec = dataclasses.replace(model_spec(setup, "length", backbone, train), flag_input=True,
+                               base_model=str(base))
+    tag = f"flag-{_flags_tag(setup, source, flags, train, val)}"
+    return _train_on_top(setup, spec, model_dir(setup, "length", backbone, tag), train, val,
+                         flags, progress)
+
+
+def every_dimension_claim(section: str, claim: str, gaps: Mapping[str, Mapping[str, float]], *,
+                          dimensions: Sequence[str], quantity: str,
+                          paper: str | None = None) -> dict[str, Any]:
+    """A claim that one arm beats another on *every* dimension (§4.1, Fig. 3), from each
+    dimension's ``metric.bootstrap_gap`` on that dimension's images (``gaps``: task key ->
+    gap): ``yes`` only when every dimension's 95 % interval lies above 0, ``no`` when one lies
+    below 0, else ``undecided`` (a dimension without validation images decides nothing). The
+    record's ``measured`` counts the dimensions decided better, e.g. ``3 of 4``."""
+    from replication.book import claims
+
+    verdicts = [claims.decide(gaps[d]["low"], gaps[d]["high"]) if d in gaps else "undecided"
+                for d in dimensions]
+    verdict = ("no" if "no" in verdicts else
+               "yes" if all(v == "yes" for v in verdicts) else "undecided")
+    return claims.record(section, claim, paper=paper, quantity=quantity, verdict=verdict,
+                         measured=f"{verdicts.count('yes')} of {len(dimensions)}")
 
 
 def length_model_dir(setup: Setup, backbone: str, train: Sequence[LabelRow],
                      val: Sequence[LabelRow]) -> Path:
     """The folder of the setup's length model (single, or the dual-channel fusion)."""
-    from replication.screening.screen_csv import flags_digest
-
     if setup.length_model == "single":
         return model_dir(setup, "length", backbone)
     source = setup.length_model.removeprefix("dual-")
-    images = [r.image for r in [*of_level(train, "length"), *of_level(val, "length")]]
-    tag = f"{source}-{flags_digest(flat_flags(setup, source), images)}"
+    tag = _flags_tag(setup, source, flat_flags(setup, source), train, val)
     return model_dir(setup, "length", backbone, f"dual-{tag}")
 
 
@@ -606,3 +388,144 @@ def score_models(setup: Setup, models: Mapping[Hashable, Any], rows: Sequence[La
             prediction.write_submission(answers[key], rows, predictions)
         out[key] = Scored(predictions, metric.score(rows, predictions))
     return out
+
+
+# --------------------------------------------------------------------------- chapters 6-8: intervals and ablations
+
+
+@dataclass(frozen=True)
+class DimensionAPs:
+    """The AP of every dimension of one prediction set (§4.2, Fig. 4) and its bootstrap draws
+    (:func:`bootstrap_dimension_aps`): the interval of one dimension's AP, and of a gap between
+    the mean APs of two groups of dimensions, follow from the same draws."""
+
+    tasks: tuple[str, ...]
+    """Task keys in registry order (those present in the rows)."""
+    ap: np.ndarray
+    """(tasks,) each task's AP on the rows (NaN where no row is scored)."""
+    draws: np.ndarray
+    """(resamples, tasks) each resample's APs (NaN where a draw left no scored row)."""
+
+    def interval(self, task: str) -> dict:
+        """``{"value", "low", "high", "resamples"}``: the AP of ``task`` and its 95 % interval."""
+        i = self.tasks.index(task)
+        low, high = _quantiles(self.draws[:, i])
+        return {"value": float(self.ap[i]), "low": low, "high": high,
+                "resamples": len(self.draws)}
+
+    def gap(self, first: Sequence[str], second: Sequence[str]) -> dict:
+        """The mean AP of the tasks ``first`` minus that of ``second``, with its 95 % interval,
+        in ``metric.bootstrap_gap``'s shape (``claims.comparison`` reads it)."""
+        a, b = ([self.tasks.index(t) for t in group] for group in (first, second))
+        with np.errstate(all="ignore"):  # an all-NaN group gives NaN, which decides nothing
+            gaps = np.nanmean(self.draws[:, a], axis=1) - np.nanmean(self.draws[:, b], axis=1)
+            gap = float(np.nanmean(self.ap[a]) - np.nanmean(self.ap[b]))
+        low, high = _quantiles(gaps)
+        return {"gap": gap, "low": low, "high": high,
+                "share_positive": float(np.mean(gaps > 0)), "resamples": len(gaps)}
+
+
+def _quantiles(values: np.ndarray) -> tuple[float, float]:
+    values = values[~np.isnan(values)]
+    if not len(values):
+        return float("nan"), float("nan")
+    low, high = np.quantile(values, [0.025, 0.975])
+    return float(low), float(high)
+
+
+def bootstrap_dimension_aps(rows: Sequence[LabelRow], predictions: Mapping[str, Mapping[str, Any]],
+                            *, resamples: int = 1000, seed: int = 0) -> DimensionAPs:
+    """Every dimension's AP of ``{image: {task: probs}}`` on ``rows`` with ``resamples``
+    bootstrap draws: each draw takes every task's rows with replacement (each task keeps its
+    count, as ``metric.bootstrap_gap`` does) and scores each task with the official metric
+    (``metric.task_metrics``)."""
+    from replication.data.tasks import TASKS
+
+    by_task: dict[str, list[LabelRow]] = {}
+    for row in rows:
+        by_task.setdefault(row.task, []).append(row)
+    tasks = tuple(t.key for t in TASKS if t.key in by_task)
+    probs = {t: np.stack([np.asarray(predictions[r.image][t], dtype=np.float64).ravel()
+                          for r in by_task[t]]) for t in tasks}
+    labels = {t: np.array([r.labels for r in by_task[t]], dtype=object) for t in tasks}
+
+    def ap(task: str, index) -> float:
+        value = metric.task_metrics(probs[task][index], list(labels[task][index]))["ap"]
+        return float("nan") if value is None else value
+
+    rng = np.random.default_rng(seed)
+    point = np.array([ap(t, slice(None)) for t in tasks])
+    draws = np.array([[ap(t, rng.integers(0, len(by_task[t]), size=len(by_task[t])))
+                       for t in tasks] for _ in range(resamples)]).reshape(resamples, len(tasks))
+    return DimensionAPs(tasks, point, draws)
+
+
+def predict_models(setup: Setup, models: Mapping[str, Path] | Sequence[Path],
+                   rows: Sequence[LabelRow], *, flip_tta: bool = True) -> dict:
+    """``{image: {task: probs}}`` of single-channel models whose heads do not overlap (one per
+    level, or one for all eight dimensions), each row predicted by the model with its task's
+    head, flip TTA on (§3.4)."""
+    from replication.learning import prediction
+
+    paths = list(models.values()) if isinstance(models, Mapping) else list(models)
+    return prediction.predict_probs(paths, [1.0] * len(paths), rows, setup.root,
+                                    flip_tta=flip_tta, batch_size=setup.batch_size)
+
+
+LEVEL_ARMS = ("one model per level", "one model for all eight dimensions")
+"""§3.3's ablation: the paper's separate design and length models against one model with the
+heads of all eight dimensions (:func:`train_level_arms`)."""
+
+
+def train_level_arms(setup: Setup, backbone: str, train: Sequence[LabelRow],
+                     val: Sequence[LabelRow], *, progress: bool = True
+                     ) -> dict[str, dict[str, Path]]:
+    """The two arms of §3.3's ablation on one base net, single-channel both (so that the
+    dual-channel fusion does not enter): :data:`LEVEL_ARMS` -> ``{level: model.keras}``. Same
+    schedule, augmentation, seed and training images; each image is seen as often in either
+    arm. The design model is :func:`train_all`'s; the length model is chapter 5's single-channel
+    model (:func:`train_single`) as it stood after the setup's schedule (its checkpoint, before
+    the frozen stages that match the fusion's budget); both are reused where trained. Only the
+    all-dimension model trains here, without per-epoch validation (which changes nothing in
+    its training)."""
+    from replication.learning import training
+
+    single = train_single(setup, backbone, train, val, progress=progress)
+    stages = len(parse_schedule(setup.schedule))
+    per_level = {"design": train_model(setup, "design", backbone, train, val, progress=progress),
+                 "length": single.parent / training.CHECKPOINTS / f"stage_{stages}.keras"}
+    all_in_one = {"all": train_model(setup, "all", backbone, train, val, validate=False,
+                                     progress=progress)}
+    return dict(zip(LEVEL_ARMS, (per_level, all_in_one)))
+
+
+PAPER_HEAD = "mean pooling + Dropout 0.5"
+HEAD_ARMS: Mapping[str, Mapping[str, Any]] = {
+    PAPER_HEAD: {}, "max pooling + Dropout 0.5": {"pooling": "max"},
+    "mean pooling, no Dropout": {"dropout": 0.0}}
+"""§3.4's ablation of the prediction model's head: arm name -> ``spec_options`` (the paper's
+mean pooling + Dropout 0.5 first, the ``ModelSpec`` defaults)."""
+
+
+def pooled_map_size(setup: Setup, backbone: str) -> tuple[int, int]:
+    """Height and width of the base net's last feature map at the setup's variant and input
+    size: the map the global pooling reduces. At 1 x 1, max and mean pooling are one function."""
+    net = registry.build_backbone(backbone, setup.variant,
+                                  input_shape=(setup.image_size, setup.image_size, 3))
+    shape = net.layers[-1].input.shape
+    return int(shape[1]), int(shape[2])
+
+
+def train_head_arms(setup: Setup, level: str, backbone: str, train: Sequence[LabelRow],
+                    val: Sequence[LabelRow], *, progress: bool = True) -> dict[str, Path]:
+    """One model per :data:`HEAD_ARMS` arm, alike but for the pooling or the Dropout rate. The
+    paper's arm is :func:`train_all`'s model of the level (reused); the others train without
+    per-epoch validation, which changes nothing in their training. Where the last feature map
+    is 1 x 1 (:func:`pooled_map_size`; small inputs), max pooling is the paper's mean pooling,
+    so that arm is the paper's model itself rather than the same training run twice."""
+    paper = train_model(setup, level, backbone, train, val, progress=progress)
+    one_by_one = pooled_map_size(setup, backbone) == (1, 1)
+    return {name: paper if not options or (one_by_one and options == {"pooling": "max"}) else
+            train_model(setup, level, backbone, train, val, spec_options=options,
+                        validate=False, progress=progress)
+            for name, options in HEAD_ARMS.items()}

@@ -193,23 +193,6 @@ def dimension_bars(wide: pd.DataFrame, title: str) -> plt.Figure:
     return fig
 
 
-def ap_per_dimension_figure(per_dimension: pd.DataFrame, title: str) -> plt.Figure:
-    """Fig. 4 (chapter 6): AP per dimension, design blue, length green, with the paper's 95 %
-    line; ``per_dimension`` as ``tables.dimension_table`` gives it."""
-    fig, ax = plt.subplots(figsize=(9, 4), constrained_layout=True)
-    colours = ["#4C72B0" if level == "design" else "#55A868" for level in per_dimension["level"]]
-    aps = per_dimension["AP"].astype(float)
-    ax.bar(per_dimension.index, aps, color=colours)
-    ax.axhline(0.95, color="grey", linestyle="--", linewidth=1, label="95 % (the paper's line)")
-    for x, ap in enumerate(aps):
-        ax.text(x, ap + 0.01, f"{ap:.2f}", ha="center", fontsize=9)
-    ax.set_ylim(0, 1.08)
-    ax.set_ylabel("AP (official FashionAI metric)")
-    ax.set_title(title)
-    ax.legend(loc="lower right")
-    return fig
-
-
 def ensemble_weight_figure(sweep: pd.DataFrame, xlabel: str, title: str, *,
                            paper_w: float = 0.5) -> plt.Figure:
     """Chapter 8: mAP and acc of the two-net ensemble against the weight ``w`` of its first net
@@ -223,4 +206,57 @@ def ensemble_weight_figure(sweep: pd.DataFrame, xlabel: str, title: str, *,
     ax.set_ylabel("score on the validation split")
     ax.set_title(title)
     ax.legend()
+    return fig
+
+
+def training_curves(curves: Mapping[str, Sequence[Mapping[str, float]]], title: str, *,
+                    mark_epoch: int | None = None) -> plt.Figure:
+    """Chapter 2's normalisation ablation: validation loss, acc and mAP after each epoch, one
+    line per arm (``curves``: arm -> ``[{"epoch", "loss", "acc", "mAP"}, ...]``, as
+    ``training_ablations.Curve.scores`` gives them); ``mark_epoch`` dotted (where the arms are
+    compared)."""
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), constrained_layout=True)
+    for ax, (key, label) in zip(axes, (("loss", "validation loss (objective)"),
+                                       ("acc", "validation acc (eq. 8)"),
+                                       ("mAP", "validation mAP (official metric)"))):
+        for arm, rows in curves.items():
+            ax.plot([r["epoch"] for r in rows], [r[key] for r in rows], marker="o", label=arm)
+        if mark_epoch is not None:
+            ax.axvline(mark_epoch, color="grey", linestyle=":", linewidth=1)
+        epochs = sorted({r["epoch"] for rows in curves.values() for r in rows})
+        ax.set_xticks(epochs)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        if key != "loss":
+            ax.set_ylim(0, 1.05)
+    axes[0].legend(title="normalisation")
+    fig.suptitle(title)
+    return fig
+
+
+def ap_per_dimension_with_intervals(per_dimension: pd.DataFrame,
+                                    intervals: Mapping[str, Mapping[str, float]],
+                                    title: str) -> plt.Figure:
+    """Fig. 4 (chapter 6): AP per dimension, design blue, length green, each with its 95 %
+    bootstrap interval (``intervals``: dimension -> ``{"low", "high"}``, e.g.
+    ``DimensionAPs.interval``) and the paper's 95 % line; ``per_dimension`` as
+    ``tables.dimension_table`` gives it."""
+    fig, ax = plt.subplots(figsize=(9, 4.4), constrained_layout=True)
+    colours = ["#4C72B0" if level == "design" else "#55A868" for level in per_dimension["level"]]
+    aps = per_dimension["AP"].astype(float).to_numpy()
+    low = np.array([intervals[d]["low"] for d in per_dimension.index], dtype=float)
+    high = np.array([intervals[d]["high"] for d in per_dimension.index], dtype=float)
+    x = np.arange(len(aps))
+    ax.bar(x, aps, color=colours)
+    ax.errorbar(x, aps, yerr=[aps - low, high - aps], fmt="none", ecolor="black", capsize=3,
+                linewidth=1, label="95 % bootstrap interval")
+    ax.axhline(0.95, color="grey", linestyle="--", linewidth=1, label="95 % (the paper's line)")
+    for i, ap in enumerate(aps):  # beside the error bar, so that neither hides the other
+        ax.text(i + 0.06, ap + 0.01, f"{ap:.2f}", ha="left", fontsize=8)
+    ax.set_xticks(x, per_dimension.index)
+    ax.set_ylim(0, 1.08)
+    ax.set_ylabel("AP (official FashionAI metric)")
+    ax.set_title(title)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=2,
+               frameon=False)
     return fig

@@ -31,6 +31,22 @@ HOME = Path(os.environ.get(HOME_ENV) or SOURCE_ROOT).resolve()
 commands leave it at the repository; the test suite points it at a fresh temporary folder, so
 that a run never sees the models or data an earlier run left behind."""
 
+
+def in_home(path: str | Path) -> str:
+    """``path`` relative to :data:`HOME` when it lies there (as a notebook parameter or a page
+    names it), else as given; :func:`home_path` reads it back."""
+    path = Path(path)
+    if path.is_absolute() and path.resolve().is_relative_to(HOME):
+        return path.resolve().relative_to(HOME).as_posix()
+    return str(path)
+
+
+def home_path(path: str | Path) -> Path:
+    """A path :func:`in_home` wrote, absolute again: a relative one lies in :data:`HOME`."""
+    path = Path(path)
+    return path if path.is_absolute() else HOME / path
+
+
 DATA_ROOT_ENV = "FASHIONAI_ROOT"
 """Environment variable naming the real FashionAI folder for the ``paper`` profile."""
 
@@ -65,16 +81,22 @@ class Profile:
         if self.synthetic is None:
             env = os.environ.get(DATA_ROOT_ENV)
             return Path(env) if env else None
+        from replication.synthetic.writer import FORMAT_VERSION
+
         spec = self.synthetic
-        # The folder name carries the spec, so a changed spec never reuses a stale set.
-        return HOME / "data" / f"synthetic-n{spec.images_per_task}-px{spec.size}-seed{spec.seed}"
+        # The folder name carries the spec and the renderer's format, so a changed spec or
+        # renderer never reuses a stale set.
+        return HOME / "data" / (f"synthetic-n{spec.images_per_task}-px{spec.size}-seed{spec.seed}"
+                                f"-v{FORMAT_VERSION}")
 
     def parameters(self, notebook: str, data_root: str | Path | None = None) -> dict[str, Any]:
-        """The papermill parameters for one notebook under this profile."""
+        """The papermill parameters for one notebook under this profile. A data root in the home
+        is given relative to it (the kernel's working folder; :func:`ensure_data` resolves it
+        there), so that no page shows the machine's folders."""
         root = data_root or self.default_data_root()
         return {
             "profile": self.name,
-            "data_root": str(root) if root else "",
+            "data_root": in_home(root) if root else "",
             "seed": self.seed,
             **self.notebook_params.get(notebook, {}),
         }
@@ -118,6 +140,13 @@ FUSION_SCHEDULE = [{"optimizer": "adam", "learning_rate": 1e-3, "epochs": 2, "tr
 """The dual-channel fusion's training: the two trained branches' base nets frozen, the fusion
 layers and heads trained (the paper gives no schedule for this step)."""
 _FUSION = {"length_model": "dual-screened", "fusion_schedule": FUSION_SCHEDULE}
+# The model chapters (05-08) train with the paper's augmentation (§3.1.2 (3): "a large gain"), on
+# imgaug as the paper did: replication.learning.augmentation.PAPER_AUGMENTERS (written out here,
+# as the profiles import no Keras; tests/test_experiments.py keeps the two equal). The smoke
+# profile trains without it, for the test suite's time; chapter 3 runs the augmentation's code.
+_PAPER_AUGMENTATION = {"augment": ["flip", "affine", "rotate", "channel", "noise"],
+                       "augment_engine": "imgaug"}
+_SMOKE_AUGMENTATION = {"augment": [], "augment_engine": "imgaug"}
 
 # Notebook 04, the screening (§3.2): the classifier's schedule is the paper's optimizers and
 # rates (Adam 1e-3 x 3 epochs, 2.5e-5, 7.5e-6, SGD 4.5e-6, 1e-6). From scratch (no ImageNet
@@ -127,14 +156,21 @@ _FUSION = {"length_model": "dual-screened", "fusion_schedule": FUSION_SCHEDULE}
 SCRATCH_SCREENING_SCHEDULE = [{**PAPER_SCHEDULE[0], "train_backbone": 1.0}, *PAPER_SCHEDULE[1:]]
 SMOKE_SCREENING_SCHEDULE = [{**SCRATCH_SCREENING_SCHEDULE[0], "epochs": 8},
                             *SCRATCH_SCREENING_SCHEDULE[1:]]
-_SCREENING_DEFAULTS = {"val_fraction": 0.2, "detector": "segmenter", "parser_model": "",
+# Its validation split is the model chapters' own (the same val_fraction and seed), so that
+# nothing they score calibrated the screening; calibration_fraction of the rest calibrates.
+_SCREENING_DEFAULTS = {"calibration_fraction": 0.2, "detector": "segmenter", "parser_model": "",
                        "threshold": None, "mask_profile": "", "classifier_weights": ""}
-_SMOKE_SCREENING = {**_SCREENING_DEFAULTS, "parser_size": 64, "parser_epochs": 10,
-                    "person_size": 48, "person_epochs": 40,
+# The smoke profile's parser and person segmenter train for 8 and 24 epochs (a parser epoch
+# costs about 3.5 s of CPU on 2 cores, a segmenter epoch 0.4 s): its screening checks that the
+# code runs, and the smoke numbers are no evidence either way.
+_SMOKE_SCREENING = {**_SCREENING_DEFAULTS, "val_fraction": _SMOKE_TRAINING["val_fraction"],
+                    "parser_size": 64, "parser_epochs": 8,
+                    "person_size": 48, "person_epochs": 24,
                     "classifier_backbone": "inception_resnet_v2", "classifier_variant": "tiny",
                     "classifier_image_size": 75, "classifier_batch_size": 8,
                     "classifier_schedule": SMOKE_SCREENING_SCHEDULE, "classifier_bn_momentum": 0.9}
-_SYNTHETIC_SCREENING = {**_SCREENING_DEFAULTS, "parser_size": 128, "parser_epochs": 20,
+_SYNTHETIC_SCREENING = {**_SCREENING_DEFAULTS, "val_fraction": _SYNTHETIC_TRAINING["val_fraction"],
+                        "parser_size": 128, "parser_epochs": 20,
                         "person_size": 64, "person_epochs": 40,
                         "classifier_backbone": "inception_v4", "classifier_variant": "small",
                         "classifier_image_size": 128, "classifier_batch_size": 32,
@@ -143,7 +179,8 @@ _SYNTHETIC_SCREENING = {**_SCREENING_DEFAULTS, "parser_size": 128, "parser_epoch
 # The real data has no part masks: the default parser learns from the synthetic profile's set
 # (or the user gives a LIP-trained parser), and stage 2 uses the OpenCV detector, which works on
 # photos; the threshold cannot be calibrated without truth (human_parsing.DEFAULT_THRESHOLD).
-_PAPER_SCREENING = {**_SCREENING_DEFAULTS, "val_fraction": 0.1, "detector": "opencv",
+_PAPER_SCREENING = {**_SCREENING_DEFAULTS, "val_fraction": _PAPER_TRAINING["val_fraction"],
+                    "calibration_fraction": 0.1, "detector": "opencv",
                     "mask_profile": "synthetic", "parser_size": 128, "parser_epochs": 20,
                     "person_size": 64, "person_epochs": 40,
                     "classifier_backbone": "inception_v4", "classifier_variant": "canonical",
@@ -151,10 +188,12 @@ _PAPER_SCREENING = {**_SCREENING_DEFAULTS, "val_fraction": 0.1, "detector": "ope
                     "classifier_schedule": PAPER_SCHEDULE, "classifier_bn_momentum": None}
 
 # The preprocessing experiments (notebooks 02 resolution, 03 augmentation) train one design-level
-# model per input size or per augmentation arm, all with the same schedule and seed. The smoke
-# profile keeps them inside about three minutes on 2 CPU cores: the tiny InceptionResNet-v2 (whose
-# training step traces twice as fast as the tiny Inception-v4's) and the smoke schedule.
-# The synthetic profile gives them a shorter schedule than 06-08's, as they train twelve models.
+# model per input size or per augmentation arm, all with the same schedule and seed, and 02 adds
+# its two training ablations (two curve models, two one-stage continuations of a sweep model).
+# The smoke profile keeps them inside about four minutes on 2 CPU cores (02 + 03: 278 s of CPU,
+# from 191 s before the ablations): the tiny InceptionResNet-v2 (whose training step traces
+# twice as fast as the tiny Inception-v4's) and the smoke schedule. The synthetic profile gives
+# them a shorter schedule than 06-08's, as they train fifteen models and two continuations.
 SCRATCH_ABLATION_SCHEDULE = [
     {"optimizer": "adam", "learning_rate": 1e-3, "epochs": 8, "train_backbone": 1.0},
     {"optimizer": "adam", "learning_rate": 2.5e-4, "epochs": 2, "train_backbone": 1.0},
@@ -165,16 +204,48 @@ _SYNTHETIC_ABLATION = {**_SYNTHETIC_TRAINING, "backbone": "inception_v4",
 _PAPER_ABLATION = {**_PAPER_TRAINING, "backbone": "inception_v4"}
 
 
-def _sweep(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Notebook 02's parameters: the ablation's, with the list ``image_sizes`` for ``image_size``."""
-    return {k: v for k, v in params.items() if k != "image_size"}
-
-
 RESOLUTION_SIZES = {  # notebook 02: the input sizes swept (Fig. 2); the paper chose 480
     "smoke": [75, 96],  # 75 px: the smallest input both base nets take
     "synthetic": [96, 128, 192, 256],
     "paper": [224, 299, 384, 480],
 }
+# Notebook 02's two training ablations run at the size the other chapters train at (the profile's
+# image_size, one of the sizes swept: ablation_size). Normalisation (§3.1.2 (1)): the data set's own
+# statistics against the base nets' ImageNet scaling, which the paper says it replaced; their
+# curves are compared after the first epoch. Adam then SGD (§2.2): the schedule's Adam stages (at
+# that size, the sweep's model) continued by the SGD stages the profile's model chapters use (the
+# smoke profile's have none: it borrows the synthetic profile's), or by Adam for as many epochs.
+NORMALISATION_ARMS = ["dataset", "inception"]
+_SGD_STAGES = {
+    "smoke": [s for s in SCRATCH_SCHEDULE if s["optimizer"] == "sgd"],
+    "synthetic": [s for s in SCRATCH_SCHEDULE if s["optimizer"] == "sgd"],
+    "paper": [s for s in PAPER_SCHEDULE if s["optimizer"] == "sgd"],
+}
+
+
+def _sweep(params: Mapping[str, Any], profile: str) -> dict[str, Any]:
+    """Notebook 02's parameters: the ablation's, the sizes swept (``image_sizes`` for
+    ``image_size``, which becomes the training ablations' ``ablation_size``) and those ablations'."""
+    if params["image_size"] not in RESOLUTION_SIZES[profile]:  # the optimizer arms share its model
+        raise ValueError(f"{profile}: notebook 02's ablation size must be one of the sizes it sweeps")
+    return {**{k: v for k, v in params.items() if k != "image_size"},
+            "image_sizes": RESOLUTION_SIZES[profile], "ablation_size": params["image_size"],
+            "normalisation_arms": NORMALISATION_ARMS, "convergence_epoch": 1,
+            "sgd_stages": _SGD_STAGES[profile]}
+
+
+CHAPTER_5_BACKBONE = {"smoke": "inception_resnet_v2", "synthetic": "inception_v4",
+                      "paper": "inception_v4"}
+"""Chapter 5's base net per profile; the ablations of chapters 6 (one model for all eight
+dimensions, §3.3) and 8 (pooling and Dropout, §3.4) use the same one, so that chapter 6 reuses
+chapter 5's single-channel length model as its per-level arm."""
+
+
+def _ablation_backbone(notebook: str, profile: str) -> dict[str, str]:
+    """The ``ablation_backbone`` parameter of chapters 6 and 8 (chapter 7 has none)."""
+    if notebook in ("06_per_dimension_ap", "08_doublenet"):
+        return {"ablation_backbone": CHAPTER_5_BACKBONE[profile]}
+    return {}
 
 
 PROFILES: dict[str, Profile] = {
@@ -186,12 +257,17 @@ PROFILES: dict[str, Profile] = {
             synthetic=SyntheticSpec(images_per_task=48, size=128),
             notebook_params={
                 "01_data": {"samples_per_task": 4, "stats_max_images": 0},
-                "02_resolution": {**_sweep(_SMOKE_ABLATION), "image_sizes": RESOLUTION_SIZES["smoke"]},
+                "02_resolution": _sweep(_SMOKE_ABLATION, "smoke"),
                 "03_augmentation": {**_SMOKE_ABLATION, "augment_engine": "imgaug"},
                 "04_screening": _SMOKE_SCREENING,
-                "05_dual_channel": {**_SMOKE_TRAINING, "backbone": "inception_resnet_v2",
-                                    "fusion_schedule": _SMOKE_LENGTH["fusion_schedule"]},
-                **{nb: {**_SMOKE_TRAINING, **_SMOKE_LENGTH} for nb in MODEL_NOTEBOOKS},
+                "05_dual_channel": {**_SMOKE_TRAINING, **_SMOKE_AUGMENTATION,
+                                    "backbone": CHAPTER_5_BACKBONE["smoke"],
+                                    "fusion_schedule": _SMOKE_LENGTH["fusion_schedule"],
+                                    # the flag control with the paper's (screened) flags only
+                                    "flag_controls": ["screened"]},
+                **{nb: {**_SMOKE_TRAINING, **_SMOKE_LENGTH, **_SMOKE_AUGMENTATION,
+                       **_ablation_backbone(nb, "smoke")}
+                   for nb in MODEL_NOTEBOOKS},
             },
         ),
         Profile(
@@ -200,12 +276,16 @@ PROFILES: dict[str, Profile] = {
             synthetic=SyntheticSpec(images_per_task=1000, size=256),
             notebook_params={
                 "01_data": {"samples_per_task": 6, "stats_max_images": 0},
-                "02_resolution": {**_sweep(_SYNTHETIC_ABLATION), "image_sizes": RESOLUTION_SIZES["synthetic"]},
+                "02_resolution": _sweep(_SYNTHETIC_ABLATION, "synthetic"),
                 "03_augmentation": {**_SYNTHETIC_ABLATION, "augment_engine": "imgaug"},
                 "04_screening": _SYNTHETIC_SCREENING,
-                "05_dual_channel": {**_SYNTHETIC_TRAINING, "backbone": "inception_v4",
-                                    "fusion_schedule": _FUSION["fusion_schedule"]},
-                **{nb: {**_SYNTHETIC_TRAINING, **_FUSION} for nb in MODEL_NOTEBOOKS},
+                "05_dual_channel": {**_SYNTHETIC_TRAINING, **_PAPER_AUGMENTATION,
+                                    "backbone": CHAPTER_5_BACKBONE["synthetic"],
+                                    "fusion_schedule": _FUSION["fusion_schedule"],
+                                    "flag_controls": ["truth", "screened"]},
+                **{nb: {**_SYNTHETIC_TRAINING, **_FUSION, **_PAPER_AUGMENTATION,
+                       **_ablation_backbone(nb, "synthetic")}
+                   for nb in MODEL_NOTEBOOKS},
             },
         ),
         Profile(
@@ -215,12 +295,15 @@ PROFILES: dict[str, Profile] = {
             requires_weights=True,
             notebook_params={
                 "01_data": {"samples_per_task": 6, "stats_max_images": 0},
-                "02_resolution": {**_sweep(_PAPER_ABLATION), "image_sizes": RESOLUTION_SIZES["paper"]},
+                "02_resolution": _sweep(_PAPER_ABLATION, "paper"),
                 "03_augmentation": {**_PAPER_ABLATION, "augment_engine": "imgaug"},
                 "04_screening": _PAPER_SCREENING,
-                "05_dual_channel": {**_PAPER_TRAINING, "backbone": "inception_v4",
+                "05_dual_channel": {**_PAPER_TRAINING, **_PAPER_AUGMENTATION,
+                                    "backbone": CHAPTER_5_BACKBONE["paper"],
                                     "fusion_schedule": _FUSION["fusion_schedule"]},
-                **{nb: {**_PAPER_TRAINING, **_FUSION} for nb in MODEL_NOTEBOOKS},
+                **{nb: {**_PAPER_TRAINING, **_FUSION, **_PAPER_AUGMENTATION,
+                       **_ablation_backbone(nb, "paper")}
+                   for nb in MODEL_NOTEBOOKS},
             },
         ),
     )
@@ -238,13 +321,15 @@ def ensure_data(profile: Profile | str, data_root: str | Path | None = None, *,
                 progress: bool = True) -> Path:
     """The profile's data root, rendering the synthetic set first if it is missing.
 
-    For the ``paper`` profile the folder must already hold the FashionAI data
-    (``Annotations/label.csv`` and ``Images/``); nothing is ever downloaded.
+    ``data_root`` may be relative to :data:`HOME` (as :meth:`Profile.parameters` gives it). For
+    the ``paper`` profile the folder must already hold the FashionAI data
+    (``Annotations/label.csv`` and ``Images/``); nothing is ever downloaded. A synthetic profile
+    renders its set when ``data_root`` is empty or names the profile's own folder.
     """
     from replication.data import fashionai
 
     profile = get_profile(profile) if isinstance(profile, str) else profile
-    root = Path(data_root) if data_root else profile.default_data_root()
+    root = home_path(data_root) if data_root else profile.default_data_root()
     if root is None:
         raise FileNotFoundError(
             f"profile {profile.name!r} reads the real FashionAI data: pass --data-root PATH or set "
@@ -254,7 +339,7 @@ def ensure_data(profile: Profile | str, data_root: str | Path | None = None, *,
     label_csv = root / fashionai.LABEL_CSV
     if label_csv.exists():
         return root
-    if profile.synthetic is None or data_root:
+    if profile.synthetic is None or root.resolve() != profile.default_data_root().resolve():
         raise FileNotFoundError(f"{label_csv} not found: {root} is not a FashionAI data folder")
     from replication import synthetic
 

@@ -11,12 +11,16 @@ repository, ``profiles.SOURCE_ROOT``; everything a run writes goes under ``profi
 sources are copied into the home before the build, since Jupyter Book wants the table of
 contents, the pages and the executed notebooks under one root.
 
-With ``jobs > 1`` (``$REPLICATION_JOBS``; default 1) the independent groups of notebooks
-(:data:`GROUPS`) run at the same time, each group in order in its own process. A notebook's
-numbers do not depend on it: each group reads and writes only its own files (a smoke run with
-2 gave the same numbers.json as with 1, apart from the measured speeds). A smoke notebook keeps
-about one core busy, so on 2 cores 2 jobs took 445 s instead of 575 s (the test suite uses it);
-on one GPU keep 1, as each process would claim the device's memory.
+With ``jobs > 1`` (``$REPLICATION_JOBS``; default 1) up to that many notebooks run at the same
+time, each in its own process, in the order :data:`DEPENDS_ON` allows: a notebook starts once the
+notebooks it reads from or shares trained models with have finished, the one with the longest
+chain of work still behind it first (:func:`schedule_order`). A notebook's numbers do not depend
+on it: each reads only what its dependencies finished writing (a smoke run with 2 gave the same
+numbers.json as with 1, apart from the measured speeds). A smoke notebook keeps about one core
+busy, so on 2 cores 2 jobs halve the wall time of the independent work; on one GPU keep 1, as
+each process would claim the device's memory. ``$REPLICATION_JOBS_FILE`` names a file whose
+number, while it exists, lowers the limit for the notebooks that start from then on: the test
+suite runs one notebook at a time while its unit tests use the other core, then two.
 """
 
 from __future__ import annotations
@@ -32,9 +36,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-from replication.book.profiles import HOME, HOME_ENV, SOURCE_ROOT, ensure_data, get_profile
+from replication.book.profiles import (HOME, HOME_ENV, SOURCE_ROOT, ensure_data, get_profile,
+                                       in_home)
 
 NOTEBOOKS_DIR = SOURCE_ROOT / "notebooks"
 BOOK_SOURCES = SOURCE_ROOT / "book"
@@ -47,11 +52,20 @@ TIMINGS_FILE = "reproduce_seconds.json"
 KERNEL = "python3"
 JOBS_ENV = "REPLICATION_JOBS"
 """Environment variable: how many groups of notebooks run at the same time (default 1)."""
-GROUPS = (("01",), ("02", "03"), ("04", "05", "06", "07", "08"))
-"""Notebooks (by number) whose groups may run at the same time, each group in order: no group
-reads or writes what another writes. 01 reads the data only; 02-03 train the ablation's own
-models (03's "none" arm is 02's model); 04 screens, 05 reads its CSV, 06 reuses 05's screened
-dual-channel models and 07-08 reuse 06's. A notebook in no group runs after all of them."""
+JOBS_FILE_ENV = "REPLICATION_JOBS_FILE"
+"""Environment variable: a file holding a number that, while the file exists, lowers the jobs
+limit for the notebooks that start from then on (see the module docstring)."""
+DEPENDS_ON: dict[str, tuple[str, ...]] = {
+    "03": ("02",),        # 03's unaugmented arm is a model 02's sweep trains (same folder)
+    "06": ("04",),        # reads 04's screen CSV (the flags of its dual-channel length models)
+    "05": ("04", "06"),   # reads 04's screen CSV; its screened dual-channel arm is 06's model
+    "07": ("06",),        # reuses 06's trained models
+    "08": ("06",),        # reuses 06's trained models
+}
+"""Notebook (by number) -> the notebooks that must finish before it starts: those whose files it
+reads, and those that train a model folder it reuses (two processes must never train the same
+folder). 01 and 02 read only the data, which is rendered before any notebook starts. A notebook
+not named here depends on nothing."""
 
 
 class NotebookFailed(RuntimeError):
@@ -138,7 +152,30 @@ def run_notebook(source: Path, parameters: dict, output: Path, *, progress: bool
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+        _name_paths_portably(output, source)
     return NotebookRun(source.stem, output, time.perf_counter() - start)
+
+
+def _name_paths_portably(output: Path, source: Path) -> None:
+    """Papermill records where it read and wrote the notebook in the notebook's metadata: the
+    output's absolute path, and the whole source notebook as the "input path" when given a
+    notebook object. Name the source relative to the repository and the output relative to the
+    home, so that no executed notebook names the machine's folders."""
+    import nbformat
+
+    if not output.exists():  # papermill never started
+        return
+    notebook = nbformat.read(output, as_version=4)
+    recorded = notebook.metadata.get("papermill")
+    if recorded is None:
+        return
+    where = source.resolve()
+    recorded["input_path"] = (where.relative_to(SOURCE_ROOT).as_posix()
+                              if where.is_relative_to(SOURCE_ROOT) else source.name)
+    recorded["output_path"] = in_home(output)
+    partial = output.with_name(output.name + ".partial")
+    nbformat.write(notebook, partial)
+    os.replace(partial, output)
 
 
 def _python_path() -> str:
@@ -164,12 +201,19 @@ def copy_book_sources(home: Path = HOME) -> None:
     shutil.copy2(CONFIG, home / CONFIG.name)
 
 
-def build_book(*, strict: bool = True) -> Path:
-    """Build ``_build/html`` under the home with Jupyter Book 1; warnings are errors when
-    ``strict``."""
+def build_book(profile: str, *, strict: bool = True) -> Path:
+    """Build ``_build/html`` under the home with Jupyter Book 1 from the executed notebooks and
+    the results-at-a-glance page, which it first writes from ``profile``'s claim records
+    (``glance.write``); warnings are errors when ``strict``."""
+    from replication.book import glance
+
     copy_book_sources(HOME)
     toc = HOME / "book" / "_toc.yml"
-    missing = [name for name in _toc_notebooks(toc) if not (HOME / f"{name}.ipynb").exists()]
+    pages = _toc_notebooks(toc)
+    glance.write(profile, EXECUTED_DIR,
+                 chapters=[Path(name).name for name in pages if Path(name).name != glance.PAGE])
+    missing = [name for name in pages if not any(
+        (HOME / f"{name}{suffix}").exists() for suffix in (".ipynb", ".md"))]
     if missing:
         raise FileNotFoundError(
             "the book needs " + ", ".join(f"{m}.ipynb" for m in missing)
@@ -189,7 +233,8 @@ def build_book(*, strict: bool = True) -> Path:
 
 
 def _toc_notebooks(toc: Path) -> list[str]:
-    """The ``book/executed/...`` entries of the table of contents."""
+    """The ``book/executed/...`` entries of the table of contents (the executed notebooks and
+    the generated results page)."""
     import yaml
 
     names: list[str] = []
@@ -211,12 +256,13 @@ def _toc_notebooks(toc: Path) -> list[str]:
 def reproduce(profile: str = "smoke", *, only: Sequence[str] | None = None,
               data_root: str | Path | None = None, overrides: dict | None = None,
               book: bool = True, progress: bool = True, jobs: int | None = None) -> list[NotebookRun]:
-    """Render data if needed, run the chosen notebooks in order, then build the book.
+    """Render data if needed, run the chosen notebooks, then build the book.
 
     ``overrides`` set notebook parameters over the profile's values, in every chosen notebook
-    that declares them (e.g. ``{"weights": {"inception_v4": "/path/w.safetensors"}}``). ``jobs``
-    (default ``$REPLICATION_JOBS`` or 1): how many :data:`GROUPS` of notebooks run at the same
-    time. The seconds each step took are printed and recorded in
+    that declares them (e.g. ``{"weights": {"inception_v4": "/path/w.safetensors"}}``).
+    ``data_root``, if relative, is relative to the working folder. ``jobs`` (default
+    ``$REPLICATION_JOBS`` or 1): how many notebooks run at the same time (:data:`DEPENDS_ON`
+    says which may). The seconds each step took are printed and recorded in
     ``results/<profile>/reproduce_seconds.json``.
     """
     chosen = get_profile(profile)
@@ -228,8 +274,10 @@ def reproduce(profile: str = "smoke", *, only: Sequence[str] | None = None,
     unknown = sorted(set(overrides or {}) - {name for names in declared.values() for name in names})
     if unknown:
         raise ValueError(f"no chosen notebook has the parameter(s) {', '.join(unknown)}")
+    estimates = _recorded_seconds(chosen.results_dir)  # before this run overwrites them
     start = time.perf_counter()
-    root = ensure_data(chosen, data_root, progress=progress)
+    root = ensure_data(chosen, Path(data_root).absolute() if data_root else None,
+                       progress=progress)
     seconds = {"data": time.perf_counter() - start}
 
     def parameters(source: Path) -> dict:
@@ -237,32 +285,21 @@ def reproduce(profile: str = "smoke", *, only: Sequence[str] | None = None,
         values.update({k: v for k, v in (overrides or {}).items() if k in declared[source.stem]})
         return values
 
-    groups, after = group_notebooks(sources) if jobs > 1 else ([], sources)
-    runs = []
-    if groups:
-        # The longest group first, so that the short ones fill in beside it.
-        groups.sort(key=len, reverse=True)
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(_run_group_process, chosen.name, group, parameters, progress)
-                       for group in groups]
-            failures = []
-            for future in as_completed(futures):  # every group ends before a failure is raised
-                try:
-                    runs += future.result()
-                except NotebookFailed as failure:
-                    failures.append(failure)
-                seconds.update({run.notebook: run.seconds for run in runs})
-                _record_seconds(chosen.results_dir, seconds)  # as each group ends
-        if failures:
-            raise failures[0]
-    for source in after:
-        run = _run_one(chosen.name, source, parameters(source), progress)
-        runs.append(run)
+    def finished(run: NotebookRun) -> None:
         seconds[run.notebook] = run.seconds
-        _record_seconds(chosen.results_dir, seconds)
+        _record_seconds(chosen.results_dir, seconds)  # as each notebook ends
+
+    if jobs == 1:
+        runs = []
+        for source in schedule_order(sources, by_number=True):
+            runs.append(_run_one(chosen.name, source, parameters(source), progress))
+            finished(runs[-1])
+    else:
+        runs = _run_scheduled(chosen.name, sources, parameters, progress, jobs, finished,
+                              estimates)
     if book:
         start = time.perf_counter()
-        index = build_book()
+        index = build_book(chosen.name)
         seconds["book"] = time.perf_counter() - start
         print(f"[{chosen.name}] book built in {seconds['book']:.0f} s: {index}", file=sys.stderr,
               flush=True)
@@ -270,13 +307,128 @@ def reproduce(profile: str = "smoke", *, only: Sequence[str] | None = None,
     return sorted(runs, key=lambda run: run.notebook)
 
 
-def group_notebooks(sources: Sequence[Path]) -> tuple[list[list[Path]], list[Path]]:
-    """The chosen notebooks split into :data:`GROUPS` (the non-empty ones, each in order) and the
-    notebooks of no group (run after them, in order)."""
-    by_number = {source.stem.split("_")[0]: source for source in sources}
-    groups = [[by_number[n] for n in group if n in by_number] for group in GROUPS]
-    grouped = {source for group in groups for source in group}
-    return [group for group in groups if group], [s for s in sources if s not in grouped]
+def _number(source: Path) -> str:
+    return source.stem.split("_")[0]
+
+
+def dependencies(sources: Sequence[Path]) -> dict[str, set[str]]:
+    """Notebook stem -> the stems of the chosen notebooks it waits for: :data:`DEPENDS_ON`,
+    followed through notebooks that were not chosen (``--only``: those ran before, or not)."""
+    chosen = {_number(source): source.stem for source in sources}
+
+    def needs(number: str, seen: frozenset = frozenset()) -> set[str]:
+        out = set()
+        for before in DEPENDS_ON.get(number, ()):
+            if before in seen:
+                raise ValueError(f"DEPENDS_ON has a cycle through {before}")
+            out |= {before} if before in chosen else needs(before, seen | {before})
+        return out
+
+    return {stem: {chosen[n] for n in needs(number)} for number, stem in chosen.items()}
+
+
+def schedule_order(sources: Sequence[Path], estimates: dict[str, float] | None = None, *,
+                   by_number: bool = False) -> list[Path]:
+    """The chosen notebooks in an order that runs each after its dependencies: among those
+    ready, the one with the longest chain of estimated seconds still behind it (its own and its
+    dependents', ``estimates`` by stem: the last run's recorded seconds, else one per notebook;
+    ties by number), the priority by which :func:`_run_scheduled` picks each next notebook; or,
+    ``by_number``, the lowest number (the order one job runs them in, the book's order where the
+    dependencies allow)."""
+    needs = dependencies(sources)
+    priority = ({stem: [-ord(c) for c in stem] for stem in needs} if by_number
+                else _priorities(needs, estimates or {}))
+    by_stem = {source.stem: source for source in sources}
+    done: set[str] = set()
+    order = []
+    while len(order) < len(sources):
+        ready = [stem for stem in by_stem if stem not in done and needs[stem] <= done]
+        stem = max(ready, key=priority.__getitem__)
+        order.append(by_stem[stem])
+        done.add(stem)
+    return order
+
+
+def _priorities(needs: dict[str, set[str]], estimates: dict[str, float]) -> dict[str, tuple]:
+    """Per stem: (the estimated seconds of the longest chain from it to the end, how many
+    notebooks wait on it, the lower number first)."""
+    waiting = {stem: {other for other, before in needs.items() if stem in before}
+               for stem in needs}
+    chain: dict[str, float] = {}
+
+    def longest(stem: str) -> float:
+        if stem not in chain:
+            chain[stem] = float(estimates.get(stem) or 1.0) + max(
+                (longest(other) for other in waiting[stem]), default=0.0)
+        return chain[stem]
+
+    return {stem: (longest(stem), len(waiting[stem]), [-ord(c) for c in stem])
+            for stem in needs}
+
+
+def jobs_now(jobs: int) -> int:
+    """The jobs limit for a notebook starting now: ``jobs``, lowered by the number in
+    ``$REPLICATION_JOBS_FILE`` while that file exists."""
+    path = os.environ.get(JOBS_FILE_ENV)
+    try:
+        return max(1, min(jobs, int(Path(path).read_text().strip()))) if path else jobs
+    except (FileNotFoundError, ValueError):
+        return jobs
+
+
+def _run_scheduled(profile: str, sources: Sequence[Path], parameters, progress: bool, jobs: int,
+                   finished, estimates: dict[str, float]) -> list[NotebookRun]:
+    """Run the notebooks, up to ``jobs`` (:func:`jobs_now`) at a time, each in its own process,
+    each as soon as its dependencies finished, the ready one of highest priority first (as in
+    :func:`schedule_order`). A notebook whose dependency failed (or did not run) does not run;
+    the others run on, and the first failure is raised once every running notebook has ended."""
+    needs = dependencies(sources)
+    priority = _priorities(needs, estimates)
+    pending = sorted(sources, key=lambda source: priority[source.stem], reverse=True)
+    done: set[str] = set()
+    not_run: set[str] = set()  # failed, or waiting on one that did not run
+    failures: list[NotebookFailed] = []
+    runs: list[NotebookRun] = []
+    running: dict = {}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        while pending or running:
+            for source in [s for s in pending if needs[s.stem] & not_run]:
+                pending.remove(source)
+                not_run.add(source.stem)
+                print(f"[{profile}] {source.stem} not run: it needs "
+                      f"{', '.join(sorted(needs[source.stem] & not_run))}", file=sys.stderr,
+                      flush=True)
+            ready = [s for s in pending if needs[s.stem] <= done]
+            while ready and len(running) < jobs_now(jobs):
+                source = ready.pop(0)
+                pending.remove(source)
+                running[pool.submit(_run_in_process, profile, [source], parameters,
+                                    progress)] = source
+            if not running:
+                break
+            # With notebooks ready but held back by the limit, look at the limit again soon.
+            ended, _ = wait(running, timeout=2.0 if ready else None, return_when=FIRST_COMPLETED)
+            for future in ended:
+                source = running.pop(future)
+                try:
+                    runs += future.result()
+                except NotebookFailed as failure:
+                    failures.append(failure)
+                    not_run.add(source.stem)
+                    continue
+                done.add(source.stem)
+                finished(runs[-1])
+    if failures:
+        raise failures[0]
+    return runs
+
+
+def _recorded_seconds(results_dir: Path) -> dict[str, float]:
+    path = results_dir / TIMINGS_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except json.JSONDecodeError:
+        return {}
 
 
 def _run_one(profile: str, source: Path, parameters: dict, progress: bool) -> NotebookRun:
@@ -286,14 +438,14 @@ def _run_one(profile: str, source: Path, parameters: dict, progress: bool) -> No
     return run
 
 
-def _run_group_process(profile: str, group: Sequence[Path], parameters, progress: bool
+def _run_in_process(profile: str, group: Sequence[Path], parameters, progress: bool
                        ) -> list[NotebookRun]:
-    """Run one group of notebooks, in order, in a child process (papermill and the kernels'
-    environment are per process); its report comes back as JSON lines on stdout."""
+    """Run notebooks, in order, in a child process (papermill and the kernels' environment are
+    per process); its report comes back as JSON lines on stdout."""
     request = {"profile": profile, "progress": progress,
                "notebooks": [[str(source), parameters(source)] for source in group]}
     done = subprocess.run(
-        [sys.executable, "-c", "from replication.book.reproduce import _group_main; _group_main()"],
+        [sys.executable, "-c", "from replication.book.reproduce import _child_main; _child_main()"],
         input=json.dumps(request), stdout=subprocess.PIPE, text=True,  # stderr: the terminal's
         env={**os.environ, HOME_ENV: str(HOME), "PYTHONPATH": _python_path()})
     runs = []
@@ -315,8 +467,8 @@ _REPORT = "replication-reproduce-report: "
 """Marks the child's report lines on its stdout, apart from anything a library prints there."""
 
 
-def _group_main() -> None:
-    """The child of :func:`_run_group_process`: the request on stdin, one JSON line per notebook
+def _child_main() -> None:
+    """The child of :func:`_run_in_process`: the request on stdin, one JSON line per notebook
     (or per failure) on stdout."""
     request = json.loads(sys.stdin.read())
     for source, parameters in request["notebooks"]:

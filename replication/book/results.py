@@ -30,17 +30,13 @@ def shown(path: str | Path) -> str:
     """``path`` as a page or a ``numbers.json`` shows it: relative to the run's home (the
     repository, for the README's commands) when it lies there, so that no page names the
     machine's folders; as given otherwise (e.g. the user's FashionAI folder)."""
-    path = Path(path)
-    if path.is_absolute() and path.resolve().is_relative_to(profiles.HOME):
-        return str(path.resolve().relative_to(profiles.HOME))
-    return str(path)
+    return profiles.in_home(path)
 
 
 def resolve(path: str | Path) -> Path:
     """A path a ``numbers.json`` or a page names (see :func:`shown`), as an absolute path: a
     relative one lies in the run's home."""
-    path = Path(path)
-    return path if path.is_absolute() else profiles.HOME / path
+    return profiles.home_path(path)
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,4 +1,4 @@
-"""The tables the chapters show their reader, and the claims table each chapter ends with.
+"""The tables the chapters show their reader (the claims table is ``claims.markdown``'s).
 
 A chapter computes its numbers with ``experiments`` and ``metric``; the functions here only lay
 those numbers out (a ``pandas.DataFrame`` to display, or Markdown), so that a page holds its
@@ -20,14 +20,7 @@ SCORE_COLUMNS = {"acc": "acc", "mAP": "mAP", "BasicPrecision": "basic_precision"
 official mAP and the BasicPrecision)."""
 
 
-# --------------------------------------------------------------------------- the claims
-
-
-def verdict(agrees: bool, gap: Mapping[str, float] | None = None) -> str:
-    """``yes`` or ``no``, with ``(within noise)`` where the bootstrap interval of ``gap``
-    (``metric.bootstrap_gap``) holds 0: this validation split cannot tell the two apart."""
-    noisy = gap is not None and gap["low"] <= 0 <= gap["high"]
-    return ("yes" if agrees else "no") + (" (within noise)" if noisy else "")
+# --------------------------------------------------------------------------- words
 
 
 def interval(gap: Mapping[str, float]) -> str:
@@ -38,21 +31,6 @@ def interval(gap: Mapping[str, float]) -> str:
 def markdown_text(text: str) -> str:
     """``text`` that Markdown prints as it is (``H*W*C`` would otherwise turn italic)."""
     return text.replace("*", r"\*")
-
-
-def claims_table(section: str, rows: Sequence[Sequence[str]], *, note: str = "",
-                 kind: str = "claim",
-                 columns: Sequence[str] = ("measured here", "agrees?")) -> str:
-    """The Markdown table a chapter ends with: the paper's claims (or choices) of ``section``
-    beside what was measured, one row of cells per claim, then ``note`` as a paragraph."""
-    header = [f"{kind} (paper {section})", *columns]
-    for row in rows:
-        if len(row) != len(header):
-            raise ValueError(f"a claims row needs {len(header)} cells ({', '.join(header)}), "
-                             f"got {len(row)}: {row!r}")
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines) + "\n" + (f"\n{note}" if note else "")
 
 
 # --------------------------------------------------------------------------- scores
@@ -188,3 +166,23 @@ def budget_table(models: Sequence[str], *, trained_epochs: int, frozen_epochs: i
         {"model": name, "base-net epochs over the training images": trained_epochs,
          "epochs with frozen base nets (heads / fusion)": frozen_epochs}
         for name in models]).set_index("model")
+
+
+def schedule_text(schedule: Sequence[Mapping[str, Any]]) -> str:
+    """A schedule in one line for a table or a sentence: ``Adam 0.002 x 3, SGD 0.001 x 1`` (rate,
+    epochs; ``frozen`` / ``top 50 %`` where not all of the base net trains)."""
+    parts = []
+    for stage in schedule:
+        share = float(stage.get("train_backbone", 1.0))
+        trains = "" if share == 1.0 else " frozen" if share == 0.0 else f" top {share:.0%}"
+        parts.append(f"{'SGD' if stage['optimizer'] == 'sgd' else 'Adam'} "
+                     f"{float(stage['learning_rate']):g} x {int(stage['epochs'])}{trains}")
+    return ", ".join(parts)
+
+
+def curve_table(curves: Mapping[str, Sequence[Mapping[str, float]]], *,
+                index: str = "arm") -> pd.DataFrame:
+    """Validation numbers after each epoch, one row per (arm, epoch) (``curves``: arm ->
+    ``[{"epoch", "loss", "acc", "mAP"}, ...]``, as ``training_ablations.Curve.scores`` gives)."""
+    return pd.DataFrame([{index: arm, **row} for arm, rows in curves.items() for row in rows]
+                        ).set_index([index, "epoch"])

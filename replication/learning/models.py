@@ -5,7 +5,10 @@ the TensorFlow and the JAX backend alike):
 
 - **Multi-task single-channel model** (§3.3.1 design level, §3.3.2 per-domain length models,
   §3.4): ``image -> preprocessing -> base net (ending in global average pooling) ->
-  Dropout(0.5) -> one softmax head per task of the level``. A head is a ``Dense`` layer named
+  Dropout(0.5) -> one softmax head per task of the level``. Two options exist for the ablations
+  of §3.3/§3.4, off by default: ``pooling="max"`` pools the base net's last feature map by its
+  maximum instead of its mean, and the level ``"all"`` gives one model the heads of all eight
+  dimensions (the paper trains one model per level). A head is a ``Dense`` layer named
   ``head_<task short>`` (e.g. ``head_neckline``) with ``task.n_values`` units, taken from the task
   registry, as §3.4 says ("the SoftMax size follows the dimension"). Images of different tasks
   share a batch; a sample trains only its own task's head (see :func:`masked_targets`).
@@ -15,6 +18,12 @@ the TensorFlow and the JAX backend alike):
   connected layer, plus ``Dense(128)``; concatenate; one softmax head per length task; cross
   entropy. See :func:`build_dual` for the one thing the paper leaves open, how the flat/on-model
   flag enters.
+- **Single-channel model given the flag** (a control the paper lacks, chapter 5): the
+  single-channel model with the flag as one more input, concatenated to its pooled features
+  before the heads (``ModelSpec.flag_input``), so that a gain of the dual-channel model can be
+  told apart from the flag it also gets. It can start from a trained single-channel model
+  (``ModelSpec.base_model``: its layers up to ``features``, new heads), as the fusion starts
+  from its two trained branches.
 - The flat/on-model flag comes through the :class:`FlatFlags` interface: the screening of §3.2
   (``replication.screening``) provides it, and :class:`TruthFlatFlags` reads the synthetic set's
   ground truth for comparison.
@@ -24,7 +33,8 @@ the input ``image`` has the image size as its static shape; the input normalisat
 (§3.1.2(1), in the spec's mode) is the layer ``preprocess``, the model's first layer but for the
 fast-twin augmentation layers (``augment_*``, §3.1.2(3), engine ``"keras"`` only), which sit
 right after the input and act only in training; the outputs are named ``head_<short>``, which
-names the tasks; a second input ``flat`` marks a dual-channel model. :func:`describe` reads this
+names the tasks; a second input ``flat`` marks a model that takes the flag (a dual-channel
+one, or a single-channel one given the flag). :func:`describe` reads this
 back, and :func:`load_model` opens a file in Keras safe mode (no pickle, no Lambda code).
 """
 
@@ -45,7 +55,7 @@ from keras import layers, ops
 from replication.learning import augmentation
 from replication.data.fashionai import LabelRow
 from replication.learning.normalisation import MODES, PAPER_MEAN, PAPER_STD_AS_PRINTED
-from replication.data.tasks import LEVELS, Task, get_task, tasks_of_level
+from replication.data.tasks import LEVELS, TASKS, Task, get_task, tasks_of_level
 
 IMAGE_INPUT = "image"
 """Name of the image input: float RGB in the uint8 range 0..255, shape (size, size, 3)."""
@@ -59,6 +69,21 @@ BACKBONE = "backbone"
 FLAT_BRANCH = "flat_branch"
 ONMODEL_BRANCH = "onmodel_branch"
 CHANNELS = ("single", "dual")
+ALL_LEVELS = "all"
+"""The level of a model with the heads of both levels' tasks (the ablation "one model for all
+eight dimensions" against the paper's one model per level, §3.3)."""
+MODEL_LEVELS = (*LEVELS, ALL_LEVELS)
+POOLINGS = ("avg", "max")
+"""How the base net's last feature map becomes the features: ``"avg"``, global average pooling
+(§3.3.1, §3.4: "mean pooling"), or ``"max"``, global max pooling (an ablation)."""
+
+
+def level_tasks(level: str) -> tuple[Task, ...]:
+    """The tasks of a model level (:data:`MODEL_LEVELS`) in registry order: one level's, or all
+    eight for :data:`ALL_LEVELS`."""
+    if level == ALL_LEVELS:
+        return TASKS
+    return tasks_of_level(level)
 
 
 class ModelFileError(ValueError):
@@ -76,7 +101,8 @@ class ModelSpec:
     """
 
     level: str
-    """``"design"`` (§3.3.1) or ``"length"`` (§3.3.2); the heads are this level's tasks."""
+    """``"design"`` (§3.3.1) or ``"length"`` (§3.3.2); the heads are this level's tasks.
+    ``"all"`` (:data:`ALL_LEVELS`, an ablation): the heads of all eight dimensions."""
     backbone: str = "inception_v4"
     """Base net name for ``replication.nets.registry.build_backbone``."""
     variant: str = "canonical"
@@ -94,12 +120,24 @@ class ModelSpec:
     """Data-set RGB standard deviation on the [0, 1] scale; given together with ``mean``."""
     dropout: float = 0.5
     """Dropout rate after global average pooling (§3.4: 0.5 worked best)."""
+    pooling: str = "avg"
+    """How the base net's last feature map is pooled (:data:`POOLINGS`): ``"avg"`` as the paper
+    (the base nets end in global average pooling), ``"max"`` (an ablation of §3.4's "mean
+    pooling"). A spec written before this field existed reads as ``"avg"``."""
     fusion_units: int = 128
     """Dual channel: width of the on-model branch's Dense layer (§3.3.2: ``Dense(128)``)."""
     flat_model: str | None = None
     """Dual channel: the trained flat-lay single-channel model file (None: a fresh one)."""
     onmodel_model: str | None = None
     """Dual channel: the trained on-model single-channel model file (None: a fresh one)."""
+    flag_input: bool = False
+    """Single channel: also take the flat/on-model flag (input ``flat``), concatenated to the
+    pooled features before the heads (chapter 5's control; the dual-channel model always takes
+    it)."""
+    base_model: str | None = None
+    """Single channel: a trained single-channel model file whose layers up to ``features`` this
+    model starts from, with new heads (None: a fresh base net). Like ``flat_model`` and
+    ``onmodel_model``, a relative path is resolved against ``build_model``'s ``base_dir``."""
     normalisation: str = "inception"
     """Input normalisation, one of ``normalisation.MODES`` (§3.1.2(1)): ``"inception"``
     (``X / 127.5 - 1``), ``"dataset"`` (``(x - mean) / std`` with this spec's ``mean``/``std``),
@@ -114,12 +152,21 @@ class ModelSpec:
     paper), or ``"keras"``, the fast twin: layers in the model right after the input."""
 
     def __post_init__(self) -> None:
-        if self.level not in LEVELS:
-            raise ValueError(f"level must be one of {LEVELS}, got {self.level!r}")
+        if self.level not in MODEL_LEVELS:
+            raise ValueError(f"level must be one of {MODEL_LEVELS}, got {self.level!r}")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
         if self.channels not in CHANNELS:
             raise ValueError(f"channels must be one of {CHANNELS}, got {self.channels!r}")
         if self.channels == "dual" and self.level != "length":
             raise ValueError("the dual-channel model is a length-level model (paper §3.3.2)")
+        if self.channels == "dual" and (self.flag_input or self.base_model):
+            raise ValueError("flag_input and base_model are single-channel options (the "
+                             "dual-channel model always takes the flag and starts from "
+                             "flat_model and onmodel_model)")
+        if self.channels == "single" and (self.flat_model or self.onmodel_model):
+            raise ValueError("flat_model and onmodel_model are the dual-channel model's branches; "
+                             "a single-channel model starts from base_model")
         if int(self.image_size) != self.image_size or self.image_size < 8:
             raise ValueError(f"image_size must be an integer >= 8, got {self.image_size!r}")
         if not 0.0 <= self.dropout < 1.0:
@@ -151,9 +198,15 @@ class ModelSpec:
                              f"{self.augment_engine!r}")
 
     @property
+    def takes_flag(self) -> bool:
+        """Whether the model has the flag input ``flat``: a dual-channel model, or a
+        single-channel one with ``flag_input``. Training and prediction then need flags."""
+        return self.channels == "dual" or self.flag_input
+
+    @property
     def tasks(self) -> tuple[Task, ...]:
-        """The level's tasks in registry order: one head each."""
-        return tasks_of_level(self.level)
+        """The level's tasks in registry order (:func:`level_tasks`): one head each."""
+        return level_tasks(self.level)
 
     def to_dict(self) -> dict:
         return {key: list(value) if isinstance(value, tuple) else value
@@ -257,12 +310,23 @@ def _augment_and_preprocess(spec: ModelSpec, image):
 
 
 def named_backbone(spec: ModelSpec, factory: BackboneFactory) -> keras.Model:
+    """The spec's base net as a functional model named :data:`BACKBONE` (which freezing looks
+    for), ending in its global average pooling, or with ``spec.pooling == "max"`` in a global
+    max pooling (``max_pool``) of the same last feature map, the average pooling's input."""
     net = factory(spec)
     if len(net.outputs) != 1 or len(net.outputs[0].shape) != 2:
         raise ValueError(f"a backbone must end in global average pooling (one (batch, channels) "
                          f"output); {net.name!r} gives {[tuple(o.shape) for o in net.outputs]}")
-    # A functional model over the same layers, under the name freezing looks for.
-    return keras.Model(net.inputs[0], net.outputs[0], name=BACKBONE)
+    if spec.pooling == "avg":
+        # A functional model over the same layers, under the name freezing looks for.
+        return keras.Model(net.inputs[0], net.outputs[0], name=BACKBONE)
+    last = net.layers[-1]
+    if not isinstance(last, layers.GlobalAveragePooling2D) or last.output is not net.outputs[0]:
+        raise ValueError(f"pooling {spec.pooling!r} replaces the base net's global average "
+                         f"pooling, but {net.name!r} does not end in a GlobalAveragePooling2D "
+                         f"layer (its last layer: {type(last).__name__})")
+    pooled = layers.GlobalMaxPooling2D(name="max_pool")(last.input)
+    return keras.Model(net.inputs[0], pooled, name=BACKBONE)
 
 
 def _heads(features, tasks: Sequence[Task]) -> dict:
@@ -273,19 +337,60 @@ def _heads(features, tasks: Sequence[Task]) -> dict:
             for t in tasks}
 
 
-def build_single(spec: ModelSpec, *,
-                 backbone_factory: BackboneFactory | None = None) -> keras.Model:
+def _features_branch(model: keras.Model, name: str) -> keras.Model:
+    """A trained model minus its heads ("minus its top FC layer", §3.3.2): from its
+    ``preprocess`` layer to its ``features`` layer, so that any augmentation layers inside it are
+    left out (the new model's own sit at its input)."""
+    return keras.Model(model.get_layer("preprocess").input, model.get_layer(FEATURES).output,
+                       name=name)
+
+
+def build_single(spec: ModelSpec, *, backbone_factory: BackboneFactory | None = None,
+                 base: keras.Model | None = None) -> keras.Model:
     """The multi-task single-channel model (§3.3.1, §3.3.2, §3.4).
 
-    ``image -> preprocess -> backbone (GAP) -> Dropout(spec.dropout) "features" -> head_<short>``
-    per task of ``spec.level``. Outputs are a dict keyed by head name.
+    ``image -> preprocess -> backbone (GAP, or global max pooling with ``spec.pooling="max"``)
+    -> Dropout(spec.dropout) "features" -> head_<short>`` per task of ``spec.level`` (all eight
+    for the level ``"all"``). Outputs are a dict keyed by head name.
+
+    With ``spec.flag_input`` the flag (input ``flat``) is concatenated to the features
+    (``with_flag``) before the heads. ``base``, a trained single-channel model of the same size
+    and level, replaces ``preprocess -> ... -> features`` by its own trained layers (branch
+    ``base_branch``); the heads are new.
     """
     size = spec.image_size
     image = keras.Input((size, size, 3), name=IMAGE_INPUT)
-    x = _augment_and_preprocess(spec, image)
-    x = named_backbone(spec, backbone_factory or default_backbone)(x)
-    x = layers.Dropout(spec.dropout, name=FEATURES)(x)
-    return keras.Model(image, _heads(x, spec.tasks), name=f"{spec.level}_single_{spec.backbone}")
+    if base is None:
+        x = _augment_and_preprocess(spec, image)
+        x = named_backbone(spec, backbone_factory or default_backbone)(x)
+        x = layers.Dropout(spec.dropout, name=FEATURES)(x)
+    else:
+        _check_branch("base_model", base, spec)
+        x = image
+        for layer in augmentation_layers(spec):
+            x = layer(x)
+        x = _features_branch(base, "base_branch")(x)
+    name = f"{spec.level}_single_{spec.backbone}"
+    if not spec.flag_input:
+        return keras.Model(image, _heads(x, spec.tasks), name=name)
+    flag = keras.Input((1,), name=FLAG_INPUT)
+    x = layers.Concatenate(name="with_flag")([x, flag])
+    return keras.Model({IMAGE_INPUT: image, FLAG_INPUT: flag}, _heads(x, spec.tasks),
+                       name=f"{name}_flag")
+
+
+def _check_branch(name: str, model: keras.Model, spec: ModelSpec) -> None:
+    """That a trained model can serve as a branch (or base) of the spec's model: single-channel
+    without the flag, the spec's image size and the spec's heads."""
+    info = describe(model)
+    if info.dual:
+        raise ValueError(f"{name} must be a single-channel model without the flag input")
+    if info.image_size != spec.image_size:
+        raise ValueError(f"{name} takes {info.image_size} px images; the spec says "
+                         f"{spec.image_size}")
+    if {t.key for t in info.tasks} != {t.key for t in spec.tasks}:
+        raise ValueError(f"{name} must be a {spec.level}-level model with the heads "
+                         f"{[head_name(t) for t in spec.tasks]}")
 
 
 def build_dual(spec: ModelSpec, flat_model: keras.Model, onmodel_model: keras.Model) -> keras.Model:
@@ -316,21 +421,12 @@ def build_dual(spec: ModelSpec, flat_model: keras.Model, onmodel_model: keras.Mo
     layer, so any augmentation layers inside the two single-channel models are left out.
     """
     for name, model in (("flat_model", flat_model), ("onmodel_model", onmodel_model)):
-        info = describe(model)
-        if info.dual:
-            raise ValueError(f"{name} must be a single-channel model, not a dual-channel one")
-        if info.image_size != spec.image_size:
-            raise ValueError(f"{name} takes {info.image_size} px images; the spec says "
-                             f"{spec.image_size}")
-        if {t.key for t in info.tasks} != {t.key for t in spec.tasks}:
-            raise ValueError(f"{name} must be a length-level model with the heads "
-                             f"{[head_name(t) for t in spec.tasks]}")
+        _check_branch(name, model, spec)
     size = spec.image_size
     image = keras.Input((size, size, 3), name=IMAGE_INPUT)
     flag = keras.Input((1,), name=FLAG_INPUT)
     flat_branch, onmodel_branch = (
-        keras.Model(model.get_layer("preprocess").input, model.get_layer(FEATURES).output,
-                    name=name)
+        _features_branch(model, name)
         for model, name in ((flat_model, FLAT_BRANCH), (onmodel_model, ONMODEL_BRANCH)))
     x = image
     for layer in augmentation_layers(spec):
@@ -342,14 +438,29 @@ def build_dual(spec: ModelSpec, flat_model: keras.Model, onmodel_model: keras.Mo
                        name=f"length_dual_{spec.backbone}")
 
 
-def build_model(spec: ModelSpec, *, backbone_factory: BackboneFactory | None = None) -> keras.Model:
-    """The model a spec describes: :func:`build_single`, or :func:`build_dual` over the spec's
-    two trained branch files (a fresh single-channel model stands in for a missing one)."""
+def _model_file(path: str, base_dir: str | os.PathLike | None) -> pathlib.Path:
+    """A spec's model file: an absolute path as it is, a relative one under ``base_dir``."""
+    file = pathlib.Path(path)
+    if file.is_absolute():
+        return file
+    if base_dir is None:
+        raise ValueError(f"the spec names the model file {path!r} relative to a folder; pass "
+                         "base_dir (training.train passes the models folder)")
+    return pathlib.Path(base_dir) / file
+
+
+def build_model(spec: ModelSpec, *, backbone_factory: BackboneFactory | None = None,
+                base_dir: str | os.PathLike | None = None) -> keras.Model:
+    """The model a spec describes: :func:`build_single` (from the spec's ``base_model`` file
+    where it names one), or :func:`build_dual` over the spec's two trained branch files (a fresh
+    single-channel model stands in for a missing one). A relative file path in the spec is
+    resolved against ``base_dir``, so that a stored spec names no machine folder."""
     if spec.channels == "single":
-        return build_single(spec, backbone_factory=backbone_factory)
+        base = load_model(_model_file(spec.base_model, base_dir)) if spec.base_model else None
+        return build_single(spec, backbone_factory=backbone_factory, base=base)
     single = ModelSpec(**{**asdict(spec), "channels": "single", "flat_model": None,
                           "onmodel_model": None})
-    branches = [load_model(path) if path else
+    branches = [load_model(_model_file(path, base_dir)) if path else
                 build_single(single, backbone_factory=backbone_factory)
                 for path in (spec.flat_model, spec.onmodel_model)]
     return build_dual(spec, *branches)
@@ -402,6 +513,8 @@ class ModelInfo:
     image_size: int
     tasks: tuple[Task, ...]
     dual: bool
+    """Whether the model takes the flag input ``flat``: a dual-channel model, or a
+    single-channel one given the flag (``ModelSpec.flag_input``); either needs flags."""
 
 
 def describe(model: keras.Model) -> ModelInfo:

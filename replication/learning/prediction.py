@@ -19,6 +19,8 @@ layer) and whether it is dual-channel (a ``flat`` input, fed from a :class:`Flat
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import os
 import pathlib
 import sys
@@ -36,10 +38,34 @@ from replication.learning.models import FlatFlags, describe, load_model
 from replication.data.tasks import get_task
 from replication.learning.inputs import ImageBatches
 
-__all__ = ["check_weights", "load_model", "model_probs", "predict_main", "predict_probs",
-           "write_submission"]
+__all__ = ["check_weights", "load_model", "loaded_model", "model_probs", "predict_batches",
+           "predict_main", "predict_probs", "write_submission"]
 
 WEIGHT_TOLERANCE = 1e-6
+
+
+MODEL_CACHE_SIZE = 8
+"""How many loaded model files :func:`loaded_model` keeps (the doubleNet of both levels is 4)."""
+_LOADED: "collections.OrderedDict[tuple, keras.Model]" = collections.OrderedDict()
+
+
+def loaded_model(path: str | os.PathLike) -> keras.Model:
+    """The model in a ``.keras`` file, loaded once (:func:`models.load_model`) and kept while it
+    is among the last :data:`MODEL_CACHE_SIZE` used: a chapter that scores the same model
+    several times (each net alone, then in the doubleNet; with and without flip TTA) loads it
+    once and reuses its prediction function, which would otherwise be traced again for every
+    load. A file rewritten since (another size or time) is loaded afresh."""
+    resolved = pathlib.Path(path).resolve()
+    stat = resolved.stat()
+    key = (str(resolved), stat.st_mtime_ns, stat.st_size)
+    if key in _LOADED:
+        _LOADED.move_to_end(key)
+        return _LOADED[key]
+    model = load_model(resolved)
+    _LOADED[key] = model
+    while len(_LOADED) > MODEL_CACHE_SIZE:
+        _LOADED.popitem(last=False)
+    return model
 
 
 def model_probs(model: keras.Model, paths: Sequence[str | os.PathLike], *,
@@ -47,50 +73,89 @@ def model_probs(model: keras.Model, paths: Sequence[str | os.PathLike], *,
                 workers: int | None = None, progress: bool = False) -> dict[str, np.ndarray]:
     """One model's probabilities for image files: ``{task key: (N, K) float64}``, every head.
 
-    With ``flip_tta`` each probability is the mean of the image's and its mirror's (§3.4); both
-    run in one batch (the loader appends the mirrors), so every image is decoded once.
-    ``flags`` (N bools) feed a dual-channel model's ``flat`` input. Batches stream through
-    ``model.predict`` from :class:`replication.learning.inputs.ImageBatches` (decoded ahead in threads).
+    With ``flip_tta`` each probability is the mean of the image's and its mirror's (§3.4); the
+    loader (:class:`replication.learning.inputs.ImageBatches`, decoding ahead in threads) reads
+    each image once and appends its mirror. ``flags`` (N bools) feed a dual-channel model's
+    ``flat`` input. The model runs through :func:`predict_batches` (one input shape, one trace).
     """
     info = describe(model)
     if info.dual and flags is None:
         raise ValueError(f"model {model.name!r} is dual-channel: it needs flat/on-model flags")
-    n = len(paths)
-    if n == 0:
+    if len(paths) == 0:
         return {t.key: np.zeros((0, t.n_values)) for t in info.tasks}
     batches = ImageBatches(paths, image_size=info.image_size, batch_size=batch_size,
                            flags=flags if info.dual else None, flip=flip_tta, workers=workers)
-    callbacks = [_PredictBar(len(batches))] if progress else []
-    raw = model.predict(batches, verbose=0, callbacks=callbacks)
-    # With flip TTA batch i holds its b_i images, then their b_i mirrors: undo that per batch.
-    sizes = [len(batches.batch_indices(i)) for i in range(len(batches))]
-    ends = np.cumsum([2 * b if flip_tta else b for b in sizes])
-    outputs = {}
-    for task in info.tasks:
-        p = np.asarray(raw[models.head_name(task)], dtype=np.float64)
-        if flip_tta:
-            parts = np.split(p, ends[:-1])
-            p = np.concatenate([(part[:b] + part[b:]) / 2 for part, b in zip(parts, sizes)])
-        outputs[task.key] = p
-    return outputs
+    parts: dict[str, list[np.ndarray]] = {t.key: [] for t in info.tasks}
+    for i, outputs in enumerate(predict_batches(model, batches, progress=progress)):
+        b = len(batches.batch_indices(i))
+        for task in info.tasks:
+            p = np.asarray(outputs[models.head_name(task)], dtype=np.float64)
+            # With flip TTA the batch's rows are its b images, then their b mirrors.
+            parts[task.key].append((p[:b] + p[b:]) / 2 if flip_tta else p)
+    return {key: np.concatenate(chunks) for key, chunks in parts.items()}
 
 
-class _PredictBar(keras.callbacks.Callback):
-    """A tqdm bar on stderr (Keras's own bar writes to stdout, which the CLI keeps for JSON)."""
+def predict_batches(model: keras.Model, batches: ImageBatches, *, progress: bool = False):
+    """The model's outputs (a dict by output name, or an array) for each batch of ``batches``
+    in order, decoded ahead in the loader's worker threads.
 
-    def __init__(self, total: int):
-        super().__init__()
-        self.total, self.bar = total, None
+    The model always sees batches of one shape, ``min(batch_size, N)`` rows, a short last batch
+    padded (the padding's outputs dropped), and a batch with mirrors (``batches.flip``) goes
+    through as its images, then its mirrors: so the model's prediction function is traced once
+    per model and input shape, with flip TTA or without, instead of again for every other batch
+    size. (TensorFlow warned of "retracing" on every chapter page; each trace of a small
+    Inception costs seconds on a CPU.) Use it with :func:`loaded_model` for model files.
+    """
+    rows = min(batches.batch_size, len(batches.order))
+    bar = tqdm(total=len(batches), desc="predict", unit="batch", file=sys.stderr,
+               leave=False, disable=not progress)
+    for i, (x,) in _read_ahead(batches):
+        b = len(batches.batch_indices(i))
+        halves = [_rows(x, 0, b), _rows(x, b, 2 * b)] if batches.flip else [x]
+        outputs = [_predict_padded(model, half, b, rows) for half in halves]
+        bar.update(1)
+        if isinstance(outputs[0], Mapping):
+            yield {name: np.concatenate([out[name] for out in outputs]) for name in outputs[0]}
+        else:
+            yield np.concatenate(outputs)
+    bar.close()
 
-    def on_predict_begin(self, logs=None):
-        self.bar = tqdm(total=self.total, desc="predict", unit="batch", file=sys.stderr,
-                        leave=False)
 
-    def on_predict_batch_end(self, batch, logs=None):
-        self.bar.update(1)
+def _rows(x, start: int, stop: int):
+    """Rows ``start:stop`` of a batch's input (an array, or ``{"image", "flat"}``)."""
+    if isinstance(x, Mapping):
+        return {name: value[start:stop] for name, value in x.items()}
+    return x[start:stop]
 
-    def on_predict_end(self, logs=None):
-        self.bar.close()
+
+def _predict_padded(model: keras.Model, x, b: int, rows: int):
+    """The model's outputs for the ``b`` rows of ``x``, run as a batch of ``rows`` rows (zeros
+    below): one input shape, one trace of the prediction function."""
+    def pad(value: np.ndarray) -> np.ndarray:
+        if b == rows:
+            return value
+        padding = np.zeros((rows - b, *value.shape[1:]), dtype=value.dtype)
+        return np.concatenate([value, padding])
+
+    padded = {k: pad(v) for k, v in x.items()} if isinstance(x, Mapping) else pad(x)
+    outputs = model.predict_on_batch(padded)
+    if isinstance(outputs, Mapping):
+        return {name: np.asarray(value)[:b] for name, value in outputs.items()}
+    return np.asarray(outputs)[:b]
+
+
+def _read_ahead(batches: ImageBatches):
+    """``(i, batches[i])`` in order, decoded ahead in the loader's worker threads (at most twice
+    as many batches in memory as workers; Pillow releases the GIL while it decodes)."""
+    workers = max(1, int(batches.workers))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: collections.deque = collections.deque()
+        submitted = 0
+        for i in range(len(batches)):
+            while submitted < len(batches) and len(pending) < 2 * workers:
+                pending.append(pool.submit(batches.__getitem__, submitted))
+                submitted += 1
+            yield i, pending.popleft().result()
 
 
 def check_weights(weights: Sequence[float] | None, n: int) -> np.ndarray:
@@ -168,7 +233,7 @@ def predict_probs(
     it has a head for at its own input size, with flip TTA unless ``flip_tta`` is False.
     ``flags`` feed dual-channel models.
     """
-    loaded = [m if isinstance(m, keras.Model) else load_model(m) for m in model_list]
+    loaded = [m if isinstance(m, keras.Model) else loaded_model(m) for m in model_list]
     if not loaded:
         raise ValueError("at least one model is needed")
     infos = [describe(m) for m in loaded]

@@ -24,18 +24,16 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import math
 import os
 import pathlib
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 
 import keras
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
 from replication.data.fashionai import LabelRow, safe_image_path
@@ -134,22 +132,48 @@ def _fingerprint(rows: Sequence[LabelRow], flags: np.ndarray | None) -> str:
     return digest.hexdigest()
 
 
+SPEC_PATHS = ("weights", "flat_model", "onmodel_model", "base_model")
+"""The fields of a spec that name files: base net weights, a dual-channel model's branches, the
+model a single-channel run starts from (chapter 5's flagged control)."""
+
+
+def portable_spec(spec: Mapping, out_dir: str | os.PathLike) -> dict:
+    """``spec`` (a ``ModelSpec.to_dict()``) as ``state.json`` records it: a file in a sibling
+    run's folder (a dual-channel model's branch, under ``out_dir``'s parent) relative to
+    ``out_dir``, so that a home moved or copied elsewhere still resumes its runs instead of
+    refusing them as different; any other file (the user's weights) as given."""
+    out = pathlib.Path(out_dir).resolve()
+    portable = dict(spec)
+    for key in SPEC_PATHS:
+        value = portable.get(key)
+        if value and pathlib.Path(value).is_absolute() and \
+                pathlib.Path(value).resolve().is_relative_to(out.parent):
+            portable[key] = pathlib.Path(os.path.relpath(pathlib.Path(value).resolve(),
+                                                         out)).as_posix()
+    return portable
+
+
+def _temporary(path: pathlib.Path) -> pathlib.Path:
+    """A name beside ``path`` for writing it and renaming it into place: a kill never leaves half
+    a file, and no other process writing the same file shares the name."""
+    return path.with_name(f"{path.stem}.{os.getpid()}.tmp{path.suffix}")
+
+
 def _write_json(path: pathlib.Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = _temporary(path)
     tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(tmp, path)
 
 
 def _save_model(model: keras.Model, path: pathlib.Path) -> None:
-    # Written under a temporary name and renamed, so a kill never leaves half a checkpoint.
-    tmp = path.with_name(path.stem + ".tmp.keras")
+    tmp = _temporary(path)
     model.save(tmp)
     os.replace(tmp, path)
 
 
 def _publish(checkpoint: pathlib.Path, final: pathlib.Path) -> None:
     """Copy the last stage's checkpoint to ``model.keras``, atomically."""
-    tmp = final.with_name(final.stem + ".tmp.keras")
+    tmp = _temporary(final)
     shutil.copyfile(checkpoint, tmp)
     os.replace(tmp, final)
 
@@ -197,7 +221,7 @@ def read_log(out_dir: str | os.PathLike) -> list[dict]:
 
 
 def _rewrite_log(path: pathlib.Path, columns: list[str], rows: list[dict]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = _temporary(path)
     with open(tmp, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
@@ -311,14 +335,15 @@ def train(
                              "head for")
     if not train_rows:
         raise ValueError("train_rows is empty")
-    dual = spec.channels == "dual"
+    dual = spec.takes_flag  # a dual-channel model, or a single-channel one given the flag
     if dual and flags is None:
-        raise ValueError("a dual-channel model needs flags (FlatFlags) for its 'flat' input")
+        raise ValueError("a model with the flag input (dual-channel, or flag_input) needs flags "
+                         "(FlatFlags) for its 'flat' input")
     train_flags = flags([r.image for r in train_rows]) if dual else None
     val_flags = flags([r.image for r in val_rows]) if dual and val_rows else None
 
     config = {
-        "spec": spec.to_dict(),
+        "spec": portable_spec(spec.to_dict(), out),
         "schedule": [asdict(stage) for stage in schedule],
         "seed": int(seed),
         "batch_size": int(batch_size),
@@ -335,8 +360,10 @@ def train(
         state = json.loads(state_path.read_text(encoding="utf-8"))
         stored_spec = state.get("config", {}).get("spec")
         if isinstance(stored_spec, Mapping):
-            try:  # fields added since the run was written take their defaults
-                state["config"]["spec"] = ModelSpec.from_dict(stored_spec).to_dict()
+            try:  # fields added since the run was written take their defaults; a run written
+                # with absolute paths to its sibling runs compares as a portable one
+                state["config"]["spec"] = portable_spec(
+                    ModelSpec.from_dict(stored_spec).to_dict(), out)
             except (TypeError, ValueError):
                 pass  # reported as a different spec below
         differ = sorted(k for k in set(config) | set(state.get("config", {}))
@@ -348,7 +375,8 @@ def train(
         completed = int(state["completed_stages"])
     log_rows = [row for row in read_log(out) if row["stage"] <= completed]
     if completed == len(schedule):
-        _publish(out / state["checkpoint"], out / FINAL_MODEL)  # a kill may have come before it
+        if not (out / FINAL_MODEL).exists():  # a kill may have come between the two
+            _publish(out / state["checkpoint"], out / FINAL_MODEL)
         return {"out_dir": str(out), "model": str(out / FINAL_MODEL), "log": log_rows,
                 "resumed_after_stage": completed, "stages": len(schedule)}
 
@@ -369,10 +397,15 @@ def train(
         if completed:
             model = models.load_model(out / state["checkpoint"])
         else:
-            model = models.build_model(spec, backbone_factory=backbone_factory)
+            model = models.build_model(spec, backbone_factory=backbone_factory,
+                                       base_dir=out)  # as portable_spec records them
     finally:
         keras.config.set_dtype_policy(previous_policy)
 
+    # The per-epoch validation predicts through a second, uncompiled model over the same layers
+    # (the same weights, as they train): compiling for a new stage resets the compiled model's
+    # prediction function, which would then be traced again at every stage.
+    evaluator = keras.Model(model.input, model.output, name=model.name)
     epoch = sum(stage.epochs for stage in schedule[:completed])
     compiled_for, fresh_state = None, []
     for k, stage in enumerate(schedule[completed:], start=completed + 1):
@@ -412,7 +445,7 @@ def train(
                 row[f"{t.short}_loss"] = logs.get(f"{models.head_name(t)}_loss")
                 row[f"{t.short}_acc"] = logs.get(f"{models.head_name(t)}_acc")
             if val_rows:
-                scores = evaluate_model(model, val_rows, root, flags=val_flags,
+                scores = evaluate_model(evaluator, val_rows, root, flags=val_flags,
                                         batch_size=batch_size, workers=workers)
                 row.update(val_loss=scores["loss"], val_acc=scores["acc"], val_mAP=scores["mAP"])
                 for t in tasks:

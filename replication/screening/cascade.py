@@ -50,6 +50,13 @@ STAGE_COLUMNS = {"parser": "parser_flat", "rescreen": "rescreen_flat",
                  "classifier": "classifier_flat"}
 """Each stage's own verdict column in the screen CSV (:mod:`~replication.screening.screen_csv`)."""
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+SPLITS = ("train", "calibration", "validation")
+"""The screening's three splits of a data set (``screen.split_images``): ``train`` fits the
+default parser, the person segmenter and the classifier; ``calibration`` sets the rule's threshold
+and decides whether the classifier's verdicts are used; ``validation`` (the model chapters' own
+validation split) scores every stage and calibrates nothing."""
+SPLIT_WORDS = {"train": "the training split", "calibration": "the calibration split",
+               "validation": "the validation split"}
 
 
 @dataclass
@@ -67,7 +74,7 @@ class Screened:
     classifier_flat_prob: np.ndarray | None = None
     threshold: float | None = None
     classifier_used: bool = True
-    """False where the classifier ran but did no better on the validation split than always
+    """False where the classifier ran but did no better on the calibration split than always
     answering the majority class (``classifier.check_classifier``): the re-screen decides."""
     parser_name: str | None = None
     """The parser's ``name`` (None: stage 1 skipped); the screen CSV's provenance records it."""
@@ -75,6 +82,26 @@ class Screened:
     """The person detector's ``name``."""
     classifier_name: str | None = None
     """The classifier's model file (None: no stage 3)."""
+    split: list[str] | None = None
+    """Per image, its split (:data:`SPLITS`); None where the images were not split (a folder of
+    photos)."""
+    calibrated_on: str | None = None
+    """The split that calibrated the threshold and the classifier-use decision: ``calibration``,
+    or ``train`` where the calibration split holds no image to screen (a tiny set); None where
+    nothing was calibrated (a given threshold and no classifier, or no split)."""
+
+    def in_split(self, name: str) -> np.ndarray:
+        """Per image, whether it is in the split ``name`` (:data:`SPLITS`)."""
+        if name not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {name!r}")
+        if self.split is None:
+            raise ValueError("these images were not split (a folder of photos)")
+        return np.array([s == name for s in self.split], dtype=bool)
+
+    def calibration_split(self) -> str:
+        """The split that calibrates: ``calibration``, or ``train`` where the calibration split
+        holds none of these images (a set too small to spare any), never ``validation``."""
+        return "calibration" if self.in_split("calibration").any() else "train"
 
     @property
     def classifier_flat(self) -> np.ndarray | None:

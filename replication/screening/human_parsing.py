@@ -6,7 +6,8 @@ calls an image on-model when it "contains one of head, face, left/right arm, lef
 left/right foot". A parser labels a few stray pixels in almost any image, so "contains" needs a
 size: here an image is on-model when one of the four body-part groups (:data:`ON_MODEL_GROUPS`)
 covers more than ``threshold`` of the image's pixels. The threshold is calibrated on the
-validation split against the synthetic truth (:func:`calibrate_threshold`) and recorded.
+calibration split (``screen.split_images``; never on the images the stages are scored on) against
+the synthetic truth (:func:`calibrate_threshold`) and recorded.
 
 :class:`HumanParser` is the interface: images in, LIP label maps out. :class:`KerasHumanParser`
 is its one implementation: it opens any Keras 3 model file (in safe mode) that maps an RGB image
@@ -126,7 +127,7 @@ def on_model(scores: np.ndarray, threshold: float) -> np.ndarray:
 
 def calibrate_threshold(scores: np.ndarray, flat_truth: np.ndarray) -> dict:
     """The threshold that makes the rule most accurate against truth on these images (the
-    validation split): every midpoint between consecutive distinct scores is tried, and 0.
+    calibration split): every midpoint between consecutive distinct scores is tried, and 0.
     Ties go to the smallest threshold (the paper's rule is "contains any"). Returns
     ``{"threshold", "accuracy", "images"}``."""
     scores = np.asarray(scores, dtype=np.float64)
@@ -155,7 +156,8 @@ def train_default_parser(root: str | os.PathLike, images: Sequence[str], *, out_
     config = {"data": fashionai.data_fingerprint(root),
               "images": segmentation.images_digest(images),
               "size": size, "epochs": epochs, "batch_size": batch_size,
-              "learning_rate": learning_rate, "seed": seed, "arch": "parser"}
+              "learning_rate": learning_rate, "seed": seed, "arch": "parser",
+              "procedure": segmentation.TRAINING_PROCEDURE}
 
     def train():
         x, parts, _ = segmentation.load_masked_images(root, images, size, progress=progress)

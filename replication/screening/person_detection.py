@@ -392,7 +392,8 @@ def train_default_segmenter(root: str | os.PathLike, images: Sequence[str], *, o
     config = {"data": fashionai.data_fingerprint(root),
               "images": segmentation.images_digest(images),
               "size": size, "epochs": epochs, "batch_size": batch_size,
-              "learning_rate": learning_rate, "seed": seed, "arch": "person"}
+              "learning_rate": learning_rate, "seed": seed, "arch": "person",
+              "procedure": segmentation.TRAINING_PROCEDURE}
 
     def train():
         x, parts, flat = segmentation.load_masked_images(root, images, size, progress=progress)

@@ -4,8 +4,10 @@ The paper could not score its screening; the synthetic set knows every image's t
 each stage is: the parser per LIP class (:func:`score_parser`, intersection over union), the
 person detectors (:func:`score_detectors`: a person is present exactly in the on-model images),
 the three stages' flat-lay verdicts per length dimension (:func:`stage_scores`: precision and
-recall of *flat-lay*, the class the screening has to find, and accuracy), and the paper's claims
-about them (:func:`paper_claims`). :func:`summary` counts a screening's verdicts for a report.
+recall of *flat-lay*, the class the screening has to find, and accuracy), and the per-image
+evidence behind the paper's claims about them (:func:`stage1_leftovers`,
+:func:`rescreen_removals`, :func:`classifier_correct`), from which the book bootstraps their
+intervals. :func:`summary` counts a screening's verdicts for a report.
 """
 
 from __future__ import annotations
@@ -20,8 +22,7 @@ from replication.data.tasks import get_task
 from replication.learning import models
 from replication.screening import human_parsing, segmentation
 from replication.screening.cascade import STAGES, Screened
-from replication.screening.classifier import PAPER_CLASSIFIER_ACCURACY
-from replication.screening.person_detection import make_detector, person_found
+from replication.screening.person_detection import PersonDetector, make_detector, person_found
 
 
 def truth_flat(root: os.PathLike | str, images: Sequence[str]) -> np.ndarray:
@@ -92,48 +93,50 @@ def score_detector(found: np.ndarray, truth_flat: np.ndarray) -> dict:
 
 
 def score_detectors(root: os.PathLike | str, images: Sequence[str], *,
-                    person_model: os.PathLike | str | None = None) -> dict[str, dict]:
+                    segmenter: PersonDetector | None = None) -> dict[str, dict]:
     """Stage 2's detectors on ``images`` of a synthetic ``root`` (:func:`score_detector`):
-    OpenCV's, and the learned person segmenter where its ``person_model`` is given."""
+    OpenCV's, and the learned person segmenter where one is given (the cascade's own)."""
     arrays = [np.asarray(fashionai.load_image(fashionai.safe_image_path(root, image)))
               for image in images]
     truth = truth_flat(root, images)
     detectors = {"opencv": make_detector("opencv")}
-    if person_model is not None:
-        detectors["segmenter"] = make_detector("segmenter", person_model)
+    if segmenter is not None:
+        detectors["segmenter"] = segmenter
     return {name: score_detector(person_found(detector.detect(arrays)), truth)
             for name, detector in detectors.items()}
 
 
-def paper_claims(screened: Screened, val: np.ndarray, history: Sequence[Mapping],
-                 truth: np.ndarray | None = None) -> list[dict]:
-    """§3.2's claims beside what this screening measured on the validation images (``val``, a
-    mask over ``screened.images``): ``{"claim", "measured", "agrees"}`` each. ``history`` is the
-    classifier's (``classifier.history_table``); without ``truth`` (the flat-lay truth of all
-    screened images) only the classifier's claim, against the cascade's labels, can be judged."""
-    final_acc = history[-1]["val_acc_vs_cascade"]
-    paper = PAPER_CLASSIFIER_ACCURACY[max(PAPER_CLASSIFIER_ACCURACY)]  # the last stage's: 0.957
-    claims = []
-    if truth is not None:
-        val_truth = np.asarray(truth)[val]
-        on1 = ~screened.parser_flat[val]
-        on2 = ~screened.rescreen_flat[val]
-        left1 = int(np.sum(on1 & val_truth))
-        left2 = int(np.sum(on2 & val_truth))
-        claims.append(("stage 1 leaves flat-lays among its on-model images",
-                       f"{left1} of {int(on1.sum())} stage-1 on-model images are flat-lays",
-                       left1 > 0))
-        claims.append(("the re-screen (stage 2) removes such flat-lays",
-                       f"{left1} before, {left2} after", left2 < left1))
-        truth_acc = float(history[-1]["val_acc_vs_truth"])
-        claims.append((f"the classifier reaches accuracy {paper}",
-                       f"{final_acc:.3f} vs the cascade's labels, {truth_acc:.3f} vs truth",
-                       final_acc >= paper))
-    else:
-        claims.append((f"the classifier reaches accuracy {paper}",
-                       f"{final_acc:.3f} vs the cascade's labels",
-                       final_acc >= paper))
-    return [{"claim": c, "measured": m, "agrees": bool(ok)} for c, m, ok in claims]
+def stage1_leftovers(screened: Screened, val: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """§3.2's "many flat-lays among the on-model images" of stage 1, per image: the flat-lay
+    truth of every image of ``val`` (a mask over ``screened.images``) that stage 1 called
+    on-model. Its mean is the share of flat-lays among them."""
+    val = np.asarray(val, dtype=bool)
+    on_model = ~screened.parser_flat[val]
+    return np.asarray(truth, dtype=bool)[val][on_model]
+
+
+def rescreen_removals(screened: Screened, val: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """What the re-screen (stage 2) did to the flat-lays stage 1 left on-model, per image of
+    ``val``: +1 a flat-lay stage 1 called on-model and stage 2 calls flat, -1 a flat-lay stage 1
+    called flat and stage 2 on-model (skirt and pant: the detector alone decides), 0 otherwise.
+    Its mean is (flat-lays left on-model by stage 1 - by stage 2) / images."""
+    val = np.asarray(val, dtype=bool)
+    flat = np.asarray(truth, dtype=bool)[val]
+    left1 = flat & ~screened.parser_flat[val]
+    left2 = flat & ~screened.rescreen_flat[val]
+    return left1.astype(int) - left2.astype(int)
+
+
+def classifier_correct(predicted_flat: np.ndarray, screened: Screened,
+                       val: np.ndarray) -> np.ndarray:
+    """Per image of ``val``, whether the classifier's verdict (``predicted_flat``, one per
+    validation image in ``screened`` order: ``classifier.stage_predictions``) agrees with the
+    cascade's label, the label it was trained on (what the paper could measure)."""
+    labels = screened.rescreen_flat[np.asarray(val, dtype=bool)]
+    predicted = np.asarray(predicted_flat, dtype=bool)
+    if predicted.shape != labels.shape:
+        raise ValueError(f"{len(predicted)} classifier verdicts for {len(labels)} validation images")
+    return predicted == labels
 
 
 def summary(screened: Screened) -> dict:

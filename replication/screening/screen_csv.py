@@ -14,14 +14,18 @@ alike, two files:
   resolved path, ``label.csv`` and the synthetic truth files); ``stages``, the stages that ran
   (``parser``, ``rescreen``, ``classifier``), with ``parser``, ``detector`` and ``classifier``
   naming what ran them, the rule's ``threshold`` and ``classifier_used`` (None: no stage 3);
+  ``splits``, how many images each split holds (None: not split); ``calibration``, the
+  ``split`` that calibrated the threshold and the classifier-use decision, how many ``images``
+  and the ``sha256`` of their sorted names (:func:`calibration_images` returns them);
   ``package``, this package's version.
 
 :func:`check_screens` is the check "this CSV screens this data root, as it is now": the
 provenance exists, describes this very CSV (its hash) and carries the root's current data
 fingerprint. :meth:`ScreenedFlatFlags.for_root` reads the flags only after that check; the
 dual-channel models use it (``experiments.flat_flags``), so a CSV written by the ``screen``
-command feeds them as well as notebook 04's does. :func:`flags_digest` hashes the flags, not the
-file, to name the models trained on them.
+command feeds them as well as notebook 04's does. :func:`calibration_images` names the images
+that calibrated the screening, so that a model chapter can check that it scores none of them.
+:func:`flags_digest` hashes the flags, not the file, to name the models trained on them.
 """
 
 from __future__ import annotations
@@ -38,14 +42,15 @@ import numpy as np
 from replication.data import fashionai
 from replication.learning import models
 from replication.screening import segmentation
-from replication.screening.cascade import Screened
+from replication.screening.cascade import SPLITS, Screened
 
-SCREEN_COLUMNS = ("image", "task", "flat", "label", "decided_by", "body_share", "parser_flat",
-                  "person_found", "rescreen_flat", "classifier_flat_prob", "classifier_flat")
-"""The screen CSV: ``flat`` 1/0 is the final verdict (``label`` says it in words), ``decided_by``
-the stage that gave it; the other columns are each stage's own output (empty where a stage did
-not run)."""
-PROVENANCE_FORMAT = "replication screen CSV provenance, version 1"
+SCREEN_COLUMNS = ("image", "task", "split", "flat", "label", "decided_by", "body_share",
+                  "parser_flat", "person_found", "rescreen_flat", "classifier_flat_prob",
+                  "classifier_flat")
+"""The screen CSV: ``split`` the image's split (``cascade.SPLITS``; empty where the images were
+not split), ``flat`` 1/0 the final verdict (``label`` says it in words), ``decided_by`` the stage
+that gave it; the other columns are each stage's own output (empty where a stage did not run)."""
+PROVENANCE_FORMAT = "replication screen CSV provenance, version 2"
 
 
 class ScreenMismatch(ValueError):
@@ -79,6 +84,20 @@ def _write_atomically(path: pathlib.Path, write) -> None:
     os.replace(partial, path)
 
 
+def _names_digest(images) -> str:
+    return hashlib.sha256("\n".join(sorted(images)).encode()).hexdigest()
+
+
+def _calibration_record(screened: Screened) -> dict:
+    """The provenance's ``calibration``: the split that calibrated the threshold and the
+    classifier-use decision, how many of the screened images it holds and their digest."""
+    if screened.calibrated_on is None:
+        return {"split": None, "images": 0, "sha256": None}
+    images = [i for i, s in zip(screened.images, screened.split) if s == screened.calibrated_on]
+    return {"split": screened.calibrated_on, "images": len(images),
+            "sha256": _names_digest(images)}
+
+
 def write_screen(screened: Screened, path: os.PathLike | str, *,
                  root: os.PathLike | str) -> pathlib.Path:
     """The screen CSV (:data:`SCREEN_COLUMNS`) of images screened under ``root``, one row per
@@ -91,7 +110,8 @@ def write_screen(screened: Screened, path: os.PathLike | str, *,
     n = len(screened.images)
     none = [None] * n
     columns = {
-        "image": screened.images, "task": screened.tasks, "flat": screened.flat,
+        "image": screened.images, "task": screened.tasks,
+        "split": screened.split if screened.split is not None else none, "flat": screened.flat,
         "label": ["flat-lay" if f else "on-model" for f in screened.flat],
         "decided_by": screened.decided_by(), "body_share": screened.body_share,
         "parser_flat": screened.parser_or_none(), "person_found": screened.person_found,
@@ -118,6 +138,9 @@ def write_screen(screened: Screened, path: os.PathLike | str, *,
         "detector": screened.detector_name, "classifier": screened.classifier_name,
         "threshold": screened.threshold,
         "classifier_used": screened.classifier_used if ran_classifier else None,
+        "splits": ({name: screened.split.count(name) for name in SPLITS}
+                   if screened.split is not None else None),
+        "calibration": _calibration_record(screened),
         "package": f"replication {__version__}",
     }
     _write_atomically(provenance_path(path),
@@ -174,6 +197,27 @@ def check_screens(path: os.PathLike | str, root: os.PathLike | str, *,
             f"{provenance.get('data_fingerprint')}), not {root} as it is now (data fingerprint "
             f"{now}): another data set, or an older rendering of it; screen again {rerun}")
     return provenance
+
+
+def calibration_images(path: os.PathLike | str) -> set[str]:
+    """The images (as the screen CSV ``path`` names them) that calibrated its screening: the
+    rule's threshold and whether the classifier's verdicts are used. Empty where nothing was
+    calibrated. The CSV's ``split`` column names them and its provenance counts and hashes
+    them; :class:`ScreenMismatch` where the two disagree (the CSV was changed)."""
+    path = pathlib.Path(path)
+    record = read_provenance(path).get("calibration")
+    if not isinstance(record, dict) or "split" not in record:
+        raise ScreenMismatch(f"{provenance_path(path)}: no calibration record")
+    if record["split"] is None:
+        return set()
+    with open(path, newline="", encoding="utf-8") as handle:
+        images = {row["image"] for row in csv.DictReader(handle)
+                  if row.get("split") == record["split"]}
+    if len(images) != record["images"] or _names_digest(images) != record["sha256"]:
+        raise ScreenMismatch(f"{path}: its {record['split']!r} images are not the ones its "
+                             f"provenance says calibrated ({record['images']} images): the CSV "
+                             "changed after it was screened")
+    return images
 
 
 class ScreenedFlatFlags(models.FlagTable):

@@ -43,6 +43,10 @@ IMAGE_INPUT = "image"
 OUTPUT = "classes"
 MODEL_FILE = "model.keras"
 CONFIG_JSON = "config.json"
+TRAINING_PROCEDURE = 2
+"""Part of every cached net's configuration (:func:`cached_model`): raised whenever
+:func:`train_net` trains differently (2: whole batches only), so that a net trained the older
+way is trained again rather than reused."""
 
 
 # --------------------------------------------------------------------------- the two nets
@@ -197,8 +201,8 @@ def train_net(model: keras.Model, x: np.ndarray, targets: np.ndarray, *, epochs:
               batch_size: int = 16, learning_rate: float = 2e-3, seed: int = 0,
               progress: bool = True) -> list[dict]:
     """Train a segmentation net on in-memory arrays with Adam and a class-weighted per-pixel cross
-    entropy (:func:`class_weights`); the epoch order derives from ``seed`` alone. Returns the
-    per-epoch ``{"epoch", "loss", "acc"}``."""
+    entropy (:func:`class_weights`); the epoch order derives from ``seed`` alone, and each epoch
+    trains on whole batches only. Returns the per-epoch ``{"epoch", "loss", "acc"}``."""
     from tqdm import tqdm
 
     n_classes = int(model.output_shape[-1])
@@ -210,6 +214,10 @@ def train_net(model: keras.Model, x: np.ndarray, targets: np.ndarray, *, epochs:
     for epoch in tqdm(range(1, epochs + 1), disable=not progress, desc=f"train {model.name}",
                       unit="epoch"):
         order = np.random.default_rng([seed, epoch]).permutation(len(x))
+        # Whole batches only (other images are left out each epoch): one batch shape, so the
+        # training step traces once, not again for a short last batch.
+        if len(order) >= batch_size:
+            order = order[:len(order) - len(order) % batch_size]
         fit = model.fit(x[order].astype("float32"), targets[order], epochs=1, verbose=0,
                         sample_weight=pixel_weights[order], batch_size=batch_size, shuffle=False)
         history.append({"epoch": epoch, "loss": float(fit.history["loss"][-1]),
@@ -242,7 +250,11 @@ def predict_probs(model: keras.Model, images: Sequence[np.ndarray] | np.ndarray,
     out = []
     for start in range(0, len(images), batch_size):
         batch = np.stack([resize_image(image, size) for image in images[start:start + batch_size]])
-        out.append(np.asarray(model.predict_on_batch(batch.astype("float32")), dtype=np.float32))
+        n = len(batch)
+        if n < batch_size:  # filled up to one batch shape, so that prediction traces once
+            batch = np.concatenate([batch, np.repeat(batch[-1:], batch_size - n, axis=0)])
+        probs = model.predict_on_batch(batch.astype("float32"))
+        out.append(np.asarray(probs, dtype=np.float32)[:n])
     return np.concatenate(out)
 
 

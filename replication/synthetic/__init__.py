@@ -25,7 +25,12 @@ lying alone on a backdrop (a *flat-lay*) or worn by a drawn figure with head, ar
 - **Nuisance:** colours, textures (solid, stripes, dots, checks, prints), backdrops (studio
   gradient, floor, blurred clutter), directional light and cast shadow, sensor noise, JPEG
   quality 75-95, aspect ratio 3:4 to 1:1, small rotations (drawn with the scene in
-  :mod:`.sampling`, applied in :mod:`.drawing`).
+  :mod:`.sampling`, applied in :mod:`.camera`).
+- **The paper's own difficulties, at stated rates** (:mod:`.mechanisms`; never tuned toward a
+  verdict): flat-lays on a dress form, on a hanger or held by a hand, and skin-toned garments,
+  which a human parser may take for a person (§3.2); a wide camera and wide light in a share of
+  the images, variation that augmentation can help with (§3.1.2 (3)); hair, a scarf, a jacket
+  or an inner collar over part of the neck and lapel regions (§4.2).
 - **``m`` rows.** Every value has a continuous shape or length parameter with a range
   (:data:`.garments.DESIGN_PARAM`, :data:`.garments.LENGTH_PARAM`); values whose ranges touch are
   neighbours. A row rendered close to such a border (probability :data:`.sampling.AMBIGUOUS_P`)
@@ -33,9 +38,10 @@ lying alone on a backdrop (a *flat-lay*) or worn by a drawn figure with head, ar
   as in the real data.
 
 Besides the FashionAI layout (``Annotations/label.csv``, ``Images/<task>/<name>.jpg``) every image
-gets the truth the real data lacks: ``Truth/truth.csv`` (``image,flat,mask``) and a part mask PNG
-in the LIP label set (:data:`replication.data.truth.LIP`), so that the flat/on-model screening of
-paper §3.2 can be scored against truth.
+gets the truth the real data lacks: ``Truth/truth.csv`` (``image,flat,mask`` and the mechanisms it
+got, :data:`replication.data.truth.MECHANISM_COLUMNS`) and a part mask PNG in the LIP label set
+(:data:`replication.data.truth.LIP`), so that the flat/on-model screening of paper §3.2 can be
+scored against truth.
 
 Determinism: each image's random generators derive only from ``(seed, task, index)``, so the same
 arguments give byte-identical files for any number of worker processes (same NumPy, Pillow and
@@ -50,20 +56,26 @@ Modules, each importing only those above it:
 - :mod:`.body`: proportions, landmarks, limbs as joint chains, the :class:`.body.Figure` and its pose.
 - :mod:`.garments`: the value tables (lengths on landmarks, design shapes, value weights), the
   garment dataclasses, everyday garments sampled with their usual cut.
+- :mod:`.mechanisms`: the paper's difficulties, their stated rates, and counting them in a truth.
 - :mod:`.sampling`: the :class:`.sampling.Scene` of one image (value, flat-lay or on-model, figure,
-  garments, props, framing, Invisible modes, ``m`` labels, nuisance): :func:`sample_scene`.
-- :mod:`.geometry`: arcs, ellipses, bands along polylines, garment outlines and extents.
-- :mod:`.drawing`: the canvas (image and mask together), patterns, backdrops, one ``draw_*`` per
-  part, camera and light: :func:`render_image`.
-- :mod:`.writer`: file names, label strings, the parallel job runner: :func:`generate`.
+  garments, props, framing, Invisible modes, ``m`` labels, nuisance, mechanisms):
+  :func:`sample_scene`.
+- :mod:`.geometry`: arcs, ellipses, bands along polylines, garment outlines and extents, the
+  neck and lapel regions.
+- :mod:`.canvas`: the image and its mask drawn together, fabric patterns.
+- :mod:`.staging`: dress forms, hangers, a holding hand, hair and scarves over a region.
+- :mod:`.camera`: the framing, the wide camera, light, wide light and noise.
+- :mod:`.drawing`: backdrops, one ``draw_*`` per part, the scene: :func:`render_image`.
+- :mod:`.writer`: file names, label strings, the truth's mechanisms, the parallel job runner:
+  :func:`generate`.
 """
 
 from __future__ import annotations
 
-from replication.synthetic.drawing import render_image
+from replication.synthetic.drawing import render_image, render_scene
 from replication.synthetic.sampling import sample_scene
 from replication.synthetic.writer import generate, image_name
 
 __all__ = [
-    "generate", "render_image", "sample_scene", "image_name",
+    "generate", "render_image", "render_scene", "sample_scene", "image_name",
 ]

@@ -1,6 +1,7 @@
-"""Drawing a scene (DESIGN §6): a canvas that puts every polygon on the image and on its LIP part
-mask, fabric patterns, backdrops, one ``draw_*`` function per part, camera, light and noise, and
-:func:`render_image`, which turns ``(seed, task, index, size)`` into an image and its mask."""
+"""Drawing a scene (DESIGN §6): backdrops, one ``draw_*`` function per part of the figure and the
+garments, :func:`draw_scene` (which adds the staging of :mod:`.staging`), and
+:func:`render_image`, which turns ``(seed, task, index, size)`` into an image and its mask through
+the canvas (:mod:`.canvas`), the camera and the light (:mod:`.camera`)."""
 
 from __future__ import annotations
 
@@ -11,28 +12,17 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from replication.data.truth import LIP
+from replication.synthetic import staging
 from replication.synthetic.body import Figure, chain_length, cut_chain
-from replication.synthetic.garments import BARE_SHOULDER_NECKLINES, Fabric, Upper
+from replication.synthetic.camera import apply_light, place_camera
+from replication.synthetic.canvas import ARM_LABEL, LEG_LABEL, NECK_LABEL, SHOE_LABEL, TRUNK_SKIN_LABEL, Canvas
+from replication.synthetic.garments import BARE_SHOULDER_NECKLINES, Upper
 from replication.synthetic.geometry import (
-    arc, ellipse, garment_extent, lower_polygons, neckline_edge, scoop_half_width, shoulder_y, sleeve_sides,
+    arc, ellipse, lower_polygons, neckline_edge, scoop_half_width, shoulder_y, sleeve_sides,
     thick_polyline, upper_polygons,
 )
 from replication.synthetic.palette import RGB, darker
 from replication.synthetic.sampling import Prop, Scene, sample_scene
-
-
-# ==============================================================================================
-# Label sets
-# ==============================================================================================
-
-# side = +1 is the person's left, drawn on the image's right.
-ARM_LABEL = {+1: LIP["left_arm"], -1: LIP["right_arm"]}
-LEG_LABEL = {+1: LIP["left_leg"], -1: LIP["right_leg"]}
-SHOE_LABEL = {+1: LIP["left_shoe"], -1: LIP["right_shoe"]}
-# LIP has no class for the neck or the bare trunk: annotators fold the neck into the face and
-# leave trunk skin as background. Bags and other props are background too.
-NECK_LABEL = LIP["face"]
-TRUNK_SKIN_LABEL = LIP["background"]
 
 
 # ==============================================================================================
@@ -46,105 +36,6 @@ STUDIO_GREY: dict[bool, tuple[float, float]] = {True: (200.0, 250.0), False: (16
 """Grey level of a studio backdrop, for flat-lays (True) and on-model photos (False)."""
 OTHER_GREY = (150.0, 250.0)
 """Grey level of floors, walls and clutter."""
-
-
-# ==============================================================================================
-# The canvas: the image and its part mask, drawn with the same polygons
-# ==============================================================================================
-
-class Canvas:
-    """An RGB image and its LIP mask, drawn through one body-to-pixel transform."""
-
-    def __init__(self, w: int, h: int, matrix: np.ndarray, background: Image.Image,
-                 px_per_head: float, ss: int = 1):
-        self.w, self.h = w, h
-        self.m = matrix                   # 2x3, body -> canvas pixels
-        self.px = px_per_head
-        self.ss = ss                      # supersampling factor of this canvas
-        self.img = background
-        self.mask = Image.new("L", (w, h), 0)
-        self.draw = ImageDraw.Draw(self.img)
-        self.mdraw = ImageDraw.Draw(self.mask)
-
-    def to_px(self, pts: np.ndarray) -> list[tuple[float, float]]:
-        q = np.asarray(pts, dtype=float).reshape(-1, 2) @ self.m[:, :2].T + self.m[:, 2]
-        return [(float(x), float(y)) for x, y in q]
-
-    def width(self, heads: float) -> int:
-        """A line width in pixels for a width in head heights (at least one pixel)."""
-        return max(1, int(round(heads * self.px)))
-
-    def poly(self, pts: np.ndarray, fill: RGB, label: int | None,
-             outline: RGB | None = None, width: float = 0.0) -> None:
-        """A filled polygon on the image and, unless label is None, on the mask."""
-        xy = self.to_px(pts)
-        if len(xy) < 3:
-            return
-        self.draw.polygon(xy, fill=fill)
-        if outline is not None:
-            self.draw.line(xy + [xy[0]], fill=outline, width=self.width(width), joint="curve")
-        if label is not None:
-            self.mdraw.polygon(xy, fill=label)
-
-    def line(self, pts: np.ndarray, fill: RGB, width: float) -> None:
-        """A line on the image only (seams, outlines, features)."""
-        self.draw.line(self.to_px(pts), fill=fill, width=self.width(width), joint="curve")
-
-    def grid(self, x0: int, y0: int, x1: int, y1: int, step: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """Body coordinates of the pixels of a box, every step-th (patterns move with the body)."""
-        inv = np.linalg.inv(np.vstack([self.m, [0, 0, 1]]))[:2].astype(np.float32)
-        xx = np.arange(x0, x1, step, dtype=np.float32)[None, :]
-        yy = np.arange(y0, y1, step, dtype=np.float32)[:, None]
-        return (inv[0, 0] * xx + inv[0, 1] * yy + inv[0, 2], inv[1, 0] * xx + inv[1, 1] * yy + inv[1, 2])
-
-    def fabric(self, polys: Sequence[np.ndarray], fabric: Fabric, label: int) -> None:
-        """Fill polygons with a fabric: solid directly, patterns through an alpha layer."""
-        if fabric.texture == "solid":
-            for p in polys:
-                self.poly(p, fabric.base, label)
-            return
-        alpha = Image.new("L", (self.w, self.h), 0)
-        adraw = ImageDraw.Draw(alpha)
-        lo, hi = np.array([np.inf, np.inf]), np.array([-np.inf, -np.inf])
-        for p in polys:
-            xy = self.to_px(p)
-            adraw.polygon(xy, fill=255)
-            self.mdraw.polygon(xy, fill=label)
-            lo, hi = np.minimum(lo, np.min(xy, axis=0)), np.maximum(hi, np.max(xy, axis=0))
-        if not polys:
-            return
-        x0, y0 = max(int(lo[0]) - 1, 0), max(int(lo[1]) - 1, 0)
-        x1, y1 = min(int(hi[0]) + 2, self.w), min(int(hi[1]) + 2, self.h)
-        if x1 <= x0 or y1 <= y0:
-            return
-        # the pattern is computed once per output pixel (every ss-th canvas pixel) and scaled
-        # up: a finer pattern would be averaged away by the reduction anyway
-        sel = _pattern(fabric, *self.grid(x0, y0, x1, y1, self.ss))
-        patch = Image.fromarray(sel.view(np.uint8), "L")
-        if self.ss > 1:
-            patch = patch.resize((x1 - x0, y1 - y0), Image.NEAREST)
-        patch = patch.convert("P")
-        patch.putpalette(list(fabric.base) + list(fabric.second))
-        box = (x0, y0, x1, y1)
-        self.img.paste(patch.convert("RGB"), box, alpha.crop(box))
-
-
-def _pattern(f: Fabric, bx: np.ndarray, by: np.ndarray) -> np.ndarray:
-    """Where a pattern puts its second colour (bool), laid in body coordinates: stripes,
-    checks, dots or a small print."""
-    c, s = math.cos(f.angle), math.sin(f.angle)
-    u = (bx * c + by * s) / f.period
-    w = (-bx * s + by * c) / f.period
-    if f.texture == "stripes":
-        sel = (u - np.floor(u)) < 0.45
-    elif f.texture == "checks":
-        sel = ((np.floor(u) + np.floor(w)) % 2) == 0
-    elif f.texture == "dots":
-        fu, fw = u - np.floor(u) - 0.5, w - np.floor(w) - 0.5
-        sel = fu * fu + fw * fw < 0.07
-    else:  # print: irregular blossoms where two wobbling waves peak together
-        sel = np.sin(u * 2.1 + 1.3 * np.sin(w * 1.7)) * np.sin(w * 2.3 + 1.1 * np.sin(u * 1.3)) > 0.55
-    return np.ascontiguousarray(sel)
 
 
 # ==============================================================================================
@@ -419,8 +310,9 @@ def draw_prop(cv: Canvas, p: Prop) -> None:
 
 
 def draw_scene(cv: Canvas, scene: Scene) -> None:
-    """Everything, back to front: hair behind, legs and shoes, trunk and head, lower garment,
-    upper garments (inner first), arms, sleeves, neck details and lapels, props, face."""
+    """Everything, back to front: hair behind, legs and shoes, trunk and head (or a dress form or
+    a hanger's bar), lower garment, upper garments (inner first), arms, sleeves, neck details
+    and lapels, a hanger's hook, a holding hand, props and overlaps, face."""
     fig = scene.figure
     if not scene.flat:
         draw_back_hair(cv, fig)
@@ -428,6 +320,10 @@ def draw_scene(cv: Canvas, scene: Scene) -> None:
         draw_shoes(cv, fig)
         draw_trunk(cv, fig)
         draw_head(cv, fig)
+    elif scene.presentation == "mannequin":
+        staging.draw_mannequin(cv, fig, scene)
+    elif scene.presentation == "hanger":
+        staging.draw_hanger_bar(cv, fig, scene)
     if scene.lower is not None:
         cv.fabric(lower_polygons(fig, scene.lower), scene.lower.fabric, scene.lower.label)
         if scene.lower.label == LIP["pants"]:   # the fly seam
@@ -441,6 +337,12 @@ def draw_scene(cv: Canvas, scene: Scene) -> None:
         if g.neck:
             draw_neck_band(cv, fig, g)
         inner = g
+    if scene.overlap == "collar_under":   # the inner top's collar shows inside the jacket's front
+        under = scene.uppers[0]
+        if under.collar:
+            draw_collar(cv, fig, under)
+        if under.neck:
+            draw_neck_band(cv, fig, under)
     if not scene.flat:
         draw_arms(cv, fig, scene.hide_arms)
     sleeved = [g for g in scene.uppers if g.sleeve is not None and g.sleeve > 0]
@@ -448,94 +350,46 @@ def draw_scene(cv: Canvas, scene: Scene) -> None:
         draw_sleeves(cv, fig, sleeved[-1], scene.hide_arms)
     for g in scene.uppers:
         draw_lapels(cv, fig, g)
+    if scene.presentation == "hanger":
+        staging.draw_hanger_hook(cv, fig, scene)
+    elif scene.presentation == "held":
+        staging.draw_holding_arm(cv, fig, scene)
     for p in scene.props:
-        draw_prop(cv, p)
+        if p.kind in ("strand", "stole"):
+            staging.draw_overlap(cv, fig, p)
+        else:
+            draw_prop(cv, p)
     if not scene.flat:
         draw_face_features(cv, fig)
 
 
 # ==============================================================================================
-# Camera, light, the whole image
+# The whole image
 # ==============================================================================================
 
-def _camera(scene: Scene, w: int, h: int, rng: np.random.Generator) -> tuple[np.ndarray, float]:
-    """The 2x3 body-to-pixel matrix and pixels per head height for the scene's framing."""
-    fr = scene.framing
-    if scene.flat:
-        x0, y0, x1, y1 = garment_extent(scene)
-        cut = fr.cut_top is not None or fr.cut_bottom is not None or fr.cut_sides
-        if fr.cut_bottom is not None:
-            y1 = min(y1, fr.cut_bottom - rng.uniform(0.4, 1.0))
-        if fr.cut_top is not None:
-            y0 = max(y0, fr.cut_top)
-        if fr.cut_sides:
-            half = rng.uniform(0.45, 0.6)
-            x0, x1, y1 = -half, half, min(y1, scene.figure.ly("waist"))
-        margin = rng.uniform(0.04, 0.16)
-        bw, bh = (x1 - x0) * (1 + 2 * margin), (y1 - y0) * (1 + 2 * margin)
-        # a cut frame is filled edge to edge, so that what lies beyond it is out of the picture
-        scale = max(w / bw, h / bh) if cut else min(w / bw, h / bh)
-        cx, cy = (x0 + x1) / 2 + rng.normal(0, 0.04) * bw, (y0 + y1) / 2 + rng.normal(0, 0.04) * bh
-        if fr.cut_bottom is not None:
-            cy = y1 - h / scale / 2
-        elif fr.cut_top is not None:
-            cy = y0 + h / scale / 2
-    else:
-        scale = h / (fr.bottom - fr.top)
-        cx, cy = fr.x, (fr.top + fr.bottom) / 2
-        if fr.tight:
-            scale = max(scale, w / (2 * scene.figure.hw("shoulder") * 0.8))
-        if fr.need is not None:
-            nx0, ny0, nx1, ny1 = fr.need
-            half = max(abs(nx0), abs(nx1))
-            scale = min(scale, w / (2 * half + 0.3), h / max(ny1 - ny0, 1e-3))
-            cy = max(cy, ny1 - h / scale / 2)
-            view = w / scale / 2
-            cx = min(max(cx, half - view), view - half) if view > half else 0.0
-    c, s = math.cos(scene.rotation) * scale, math.sin(scene.rotation) * scale
-    m = np.array([[c, -s, 0.0], [s, c, 0.0]])
-    m[:, 2] = np.array([w / 2, h / 2]) - m[:, :2] @ np.array([cx, cy])
-    return m, scale
-
-
-def apply_light(img: Image.Image, mask: Image.Image, scene: Scene,
-                rng: np.random.Generator) -> Image.Image:
-    """Directional light, a soft cast shadow on the backdrop, and sensor noise."""
-    a = np.array(img, dtype=np.float32)   # a copy, changed in place below
-    h, w = a.shape[:2]
-    m = np.asarray(mask)
-    grad, bright, noise = scene.light
-    xs = np.linspace(-1, 1, w, dtype=np.float32)
-    ys = np.linspace(-1, 1, h, dtype=np.float32)
-    light = bright * (1 + grad * xs[None, :]) * (1 - 0.08 * ys[:, None] ** 2)
-    # the blurred silhouette, shifted down and sideways, darkens the backdrop (cast shadow)
-    sil = Image.fromarray(((m > 0) * 255).astype(np.uint8))
-    small = sil.resize((max(1, w // 10), max(1, h // 10)), Image.BILINEAR)
-    blur = np.asarray(small.resize((w, h), Image.BILINEAR), dtype=np.float32) / 255.0
-    shift = (int(rng.integers(2, 9) * h / 256), int(rng.integers(-6, 7) * w / 256))
-    shade = 1 - 0.28 * np.roll(blur, shift, axis=(0, 1)) * (m == 0)
-    a *= (light * shade)[..., None]
-    # luminance noise only: a third of the cost of noise per channel
-    a += rng.standard_normal((h, w, 1), dtype=np.float32) * np.float32(noise)
-    np.clip(a, 0, 255, out=a)
-    return Image.fromarray(a.astype(np.uint8))
-
-
-def render_image(seed: int, task_index: int, index: int,
+def render_scene(scene: Scene, seed: int, task_index: int, index: int,
                  size: int) -> tuple[Image.Image, Image.Image, Scene]:
-    """Image ``index`` of task ``TASKS[task_index]``: the RGB image, its LIP mask ('L'), both
-    ``size`` px high (the long side), and the scene it was drawn from."""
-    scene = sample_scene(seed, task_index, index)
+    """Draw ``scene`` (as :func:`.sampling.sample_scene` gives it for ``(seed, task_index,
+    index)``): the RGB image, its LIP mask ('L'), both ``size`` px high (the long side), and the
+    scene with its realised camera and its body-to-output-pixel ``matrix``."""
     # a second stream for the drawing's own randomness, so that scenes stay cheap to sample
     rng = np.random.default_rng(np.random.SeedSequence([seed, task_index, index, 1]))
     H, W = size, max(16, int(round(size * scene.aspect)))
     ss = 2 if size < SUPERSAMPLE_BELOW else 1
     w, h = W * ss, H * ss
-    matrix, scale = _camera(scene, w, h, rng)
-    floor_px = float((matrix @ np.array([0.0, scene.figure.ly("floor"), 1.0]))[1])
+    m, scale, scene.camera = place_camera(scene, w, h, rng)
+    scene.matrix = m / ss
+    floor_px = float((m @ np.array([0.0, scene.figure.ly("floor"), 1.0]))[1])
     bg = draw_background(scene.backdrop, w, h, rng, flat=scene.flat, floor_px=floor_px)
-    cv = Canvas(w, h, matrix, bg, scale, ss)
+    cv = Canvas(w, h, m, bg, scale, ss)
     draw_scene(cv, scene)
     img = cv.img.reduce(ss) if ss > 1 else cv.img
     mask = cv.mask.resize((W, H), Image.NEAREST) if ss > 1 else cv.mask
     return apply_light(img, mask, scene, rng), mask, scene
+
+
+def render_image(seed: int, task_index: int, index: int,
+                 size: int) -> tuple[Image.Image, Image.Image, Scene]:
+    """Image ``index`` of task ``TASKS[task_index]``: the RGB image, its LIP mask ('L'), both
+    ``size`` px high (the long side), and the scene it was drawn from (:func:`render_scene`)."""
+    return render_scene(sample_scene(seed, task_index, index), seed, task_index, index, size)

@@ -185,5 +185,27 @@ def garment_extent(scene: Scene) -> Box:
             pts.append(np.array([[0.0, fig.ly("neck_base") - g.neck_size]]))
     if scene.lower is not None:
         pts += lower_polygons(fig, scene.lower)
+    if scene.presentation in ("mannequin", "hanger"):   # the form's neck or the hanger's hook
+        top = fig.ly("waist") - 0.5 if not scene.uppers else HOOK_TOP if scene.presentation == "hanger" else 0.85
+        pts.append(np.array([[0.0, top]]))
     allp = np.vstack(pts)
     return float(allp[:, 0].min()), float(allp[:, 1].min()), float(allp[:, 0].max()), float(allp[:, 1].max())
+
+
+HOOK_TOP = 0.45
+"""Where a hanger's hook ends above an upper garment, in head heights from the crown."""
+
+ATTRIBUTE_REGION: dict[str, tuple[float, float, float]] = {
+    "neck": (0.45, 0.5, 0.6),      # a turtle neck's top to a cowl's lowest fold
+    "lapel": (0.7, 0.15, 1.1),     # collar, notch and the upper lapels to below the gorge
+}
+"""Where a design attribute is seen (paper §4.2: the regions that other dimensions overlap):
+half-width, and height above and below the neck base, in head heights (for width factor 1)."""
+
+
+def attribute_region(fig: Figure, short: str) -> Box:
+    """The box (x0, y0, x1, y1) in body coordinates where the ``neck`` or ``lapel`` attribute
+    is seen (:data:`ATTRIBUTE_REGION`)."""
+    half, above, below = ATTRIBUTE_REGION[short]
+    nb = fig.ly("neck_base")
+    return (-half * fig.wf, nb - above, half * fig.wf, nb + below)

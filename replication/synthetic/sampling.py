@@ -6,16 +6,17 @@ on ``(seed, task, index)``."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from replication.data.tasks import TASKS, Task
-from replication.synthetic.body import CANON_Y, Box, Figure, make_figure
+from replication.synthetic import mechanisms as mech
+from replication.synthetic.body import CANON_Y, SKIN_TONES, Box, Figure, make_figure
 from replication.synthetic.garments import (
     COLLAR_SHAPE, COLLAR_SLEEVE, COLLAR_SLEEVE_P, DESIGN_PARAM, LAPEL_HEM, LAPEL_SHAPE, LENGTH_PARAM,
-    NECK_SHAPE, NECKLINE_SHAPE, VALUE_WEIGHTS, Lower, Upper, plain_neckline, random_coat, random_fabric,
-    random_lower, random_top, random_trim,
+    NECK_SHAPE, NECKLINE_SHAPE, VALUE_WEIGHTS, Fabric, Lower, Upper, plain_neckline, random_coat,
+    random_fabric, random_lower, random_top, random_trim,
 )
 from replication.synthetic.palette import RGB, darker, pick, random_colour
 
@@ -44,6 +45,13 @@ AMBIGUOUS_P = 0.045
 AMBIGUOUS_BAND = 0.12
 """How near counts as near the border (share of the value's range); plain rows keep out."""
 
+HANGER_COLOURS: tuple[RGB, ...] = ((150, 105, 60), (30, 30, 32), (240, 240, 236), (175, 178, 185))
+"""Wood, black plastic, white plastic, chrome."""
+
+DESIGN_KEEP = (0.8, 0.5, 1.2)
+"""What a design close-up keeps in frame under a wide camera: half-width, and height above and
+below the neck base, in head heights (the neckline, collar, neck band and upper lapels)."""
+
 
 # ==============================================================================================
 # Nuisance drawn with the scene
@@ -66,13 +74,42 @@ BACKDROPS: dict[bool, tuple[tuple[str, float], ...]] = {
 
 @dataclass
 class Prop:
-    """Something in front: a scarf (LIP 11), hair swept forward (LIP 2), a bag (background)."""
+    """Something in front: a scarf knotted at the neck (LIP 11), hair swept forward (LIP 2), a
+    bag (background); or a partial overlap of a neck or lapel region (:mod:`.mechanisms`): a
+    strand of hair over one shoulder (``strand``, LIP 2) or a draped scarf (``stole``, LIP 11)."""
 
-    kind: str                    # scarf, hair, bag
+    kind: str                    # scarf, hair, bag, strand, stole
     centre: tuple[float, float]
     size: tuple[float, float]
     colour: RGB
     angle: float = 0.0
+    side: int = 1                # strand and stole: the side (+1 the person's left) it falls on
+
+
+@dataclass
+class Camera:
+    """How the camera departs from the scene's usual framing (:mod:`.mechanisms`, point 2).
+
+    ``sample_scene`` draws it; ``render_image`` replaces it by what was realised (a wide draw
+    that would push what must stay in frame out of it is scaled back towards the usual one)."""
+
+    rotation: float = 0.0        # radians
+    wide: bool = False
+    zoom: float = 1.0            # the subject's size against the usual framing
+    shift: tuple[float, float] = (0.0, 0.0)   # offset of the subject, share of width and height
+
+
+@dataclass
+class Light:
+    """Light on the scene: a left-right gradient, brightness, sensor noise (grey levels), and in
+    wide light (:mod:`.mechanisms`, point 2) contrast and a colour cast (gain per channel)."""
+
+    gradient: float = 0.0
+    brightness: float = 1.0
+    noise: float = 2.0
+    wide: bool = False
+    contrast: float = 1.0
+    cast: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
 
 @dataclass
@@ -83,6 +120,8 @@ class Framing:
     top: float = 0.0             # on-model: top and bottom of the view
     bottom: float = 8.5
     need: Box | None = None      # on-model: a box (x0, y0, x1, y1) that must stay in frame
+    keep: Box | None = None      # on-model close-up: what a wide camera must keep in frame
+    hides: bool = False          # the frame hides the attribute on purpose (Invisible)
     tight: bool = False          # on-model: a close-up narrower than the shoulders
     cut_top: float | None = None     # flat-lay: the frame starts here (below the neck)
     cut_bottom: float | None = None  # flat-lay: the frame ends above this height
@@ -104,11 +143,17 @@ class Scene:
     framing: Framing
     hide_arms: tuple[int, ...] = ()   # arms behind the back (not drawn)
     fold_sleeves: bool = False        # a flat-lay with its sleeves folded under
-    rotation: float = 0.0
+    camera: Camera = field(default_factory=Camera)
     backdrop: str = "studio"
-    light: tuple[float, float, float] = (0.0, 1.0, 2.0)   # left-right gradient, brightness, noise
+    light: Light = field(default_factory=Light)
     quality: int = 90
     aspect: float = 1.0
+    presentation: str = "worn"        # worn (on-model); laid, mannequin, hanger, held (flat-lay)
+    form_colour: RGB = (238, 236, 232)   # a dress form's or a hanger's colour
+    hold: tuple[int, float, float] = (1, 0.8, 4.0)   # held: side, angle from vertical, reach
+    skin_print: bool = False          # the task's garment is skin-toned
+    overlap: str = "none"             # what lies over part of a neck or lapel region
+    matrix: np.ndarray | None = None  # body -> output pixels, set by render_image
 
 
 # ==============================================================================================
@@ -255,11 +300,14 @@ def _dress_design(rng: np.random.Generator, task: Task, v: int, flat: bool, fig:
         # and ends around the hips, so the neck region is large and in a steady place
         framing.top, framing.bottom = float(rng.uniform(0.0, 0.7)), float(rng.uniform(3.5, 4.6))
         framing.x = float(rng.uniform(-0.15, 0.15))
+        framing.keep = (-DESIGN_KEEP[0], neck - DESIGN_KEEP[1], DESIGN_KEEP[0], neck + DESIGN_KEEP[2])
         if mode == "out_of_frame":
             framing.top = neck + float(rng.uniform(0.9, 1.5))
             framing.bottom = framing.top + float(rng.uniform(2.2, 3.5))
+            framing.keep = None
         elif mode == "covered":
             props.append(_neck_cover(rng, fig))
+    framing.hides = mode == "out_of_frame"
     return _Dressing(uppers, lower, props, framing, maybe)
 
 
@@ -274,7 +322,7 @@ def _dress_sleeve(rng: np.random.Generator, v: int, f: float | None, flat: bool,
     if up.sleeve < 0.0 and up.neckline == "high":
         up.neckline = "round"
     lower = None if label == 6 else random_lower(rng)
-    d = _Dressing([up], lower, [], Framing())
+    d = _Dressing([up], lower, [], Framing(hides=mode == "out_of_frame"))
     if flat:
         d.framing.cut_sides = mode == "out_of_frame"
         d.fold_sleeves = mode == "covered"
@@ -289,7 +337,7 @@ def _dress_sleeve(rng: np.random.Generator, v: int, f: float | None, flat: bool,
         # a chest close-up narrower than the shoulders: both arms fall outside
         d.framing.top = fig.ly("neck_base") - float(rng.uniform(0.1, 0.5))
         d.framing.bottom = d.framing.top + float(rng.uniform(1.5, 1.9))
-        d.framing.need, d.framing.tight = None, True
+        d.framing.need, d.framing.tight, d.framing.hides = None, True, True
     elif mode == "covered":
         # one arm behind the back, a bag held in front of the other
         side = int(rng.choice([-1, 1]))
@@ -331,7 +379,7 @@ def _dress_hem(rng: np.random.Generator, short: str, p: float | None, flat: bool
         lower = Lower(label=9, fabric=random_fabric(rng), end=end, ease=float(rng.uniform(1.05, 1.4)),
                       flare=float(rng.uniform(0.0, 0.15)))
         y_end = fig.pant_end_y(end)
-    d = _Dressing(uppers, lower, [], Framing())
+    d = _Dressing(uppers, lower, [], Framing(hides=mode == "out_of_frame"))
     if flat:
         if mode == "out_of_frame":
             d.framing.cut_bottom = y_end
@@ -351,7 +399,8 @@ def _dress_hem(rng: np.random.Generator, short: str, p: float | None, flat: bool
     elif mode == "covered":
         d.props.append(_bag(rng, (float(rng.uniform(-0.3, 0.3)), y_end - 0.05),
                             float(rng.uniform(1.3, 1.9)), float(rng.uniform(1.2, 1.6))))
-    d.framing = Framing(x=float(rng.uniform(-0.3, 0.3)), top=top, bottom=float(bottom), need=need)
+    d.framing = Framing(x=float(rng.uniform(-0.3, 0.3)), top=top, bottom=float(bottom), need=need,
+                        hides=mode == "out_of_frame")
     return d
 
 
@@ -372,13 +421,81 @@ def value_of(seed: int, task_index: int, index: int) -> int:
     return min(int(np.searchsorted(np.cumsum(weights) / weights.sum(), u, side="right")), len(weights) - 1)
 
 
+def _skin_print(rng: np.random.Generator, fabric: Fabric) -> None:
+    """A nude or beige cloth, or a print whose second colour is a skin tone (:mod:`.mechanisms`)."""
+    tone = SKIN_TONES[int(rng.integers(len(SKIN_TONES)))]
+    tone = tuple(int(min(255, c * f)) for c, f in zip(tone, rng.uniform(0.93, 1.05, 3)))
+    if rng.random() < 0.5:
+        fabric.base = tone  # type: ignore[assignment]
+    else:
+        fabric.second = tone  # type: ignore[assignment]
+        if fabric.texture == "solid":
+            fabric.texture = "print"
+
+
+def _add_overlap(rng: np.random.Generator, kind: str, fig: Figure, uppers: list[Upper],
+                 props: list[Prop]) -> None:
+    """Put ``kind`` (:data:`.mechanisms.OVERLAP_KINDS`) over part of the neck or lapel region."""
+    side = int(rng.choice([-1, 1]))
+    nb = fig.ly("neck_base")
+    if kind == "hair":       # long hair falling forward over one shoulder
+        fig.hair_style = "long"
+        props.append(Prop("strand", (side * float(rng.uniform(0.26, 0.36)), nb),
+                          (float(rng.uniform(0.16, 0.24)), float(rng.uniform(1.0, 1.6))),
+                          fig.hair, float(rng.uniform(-0.15, 0.2)), side))
+    elif kind == "scarf":    # a long scarf around the neck, its ends down the front
+        props.append(Prop("stole", (side * float(rng.uniform(0.18, 0.3)), nb),
+                          (float(rng.uniform(0.14, 0.22)), float(rng.uniform(1.0, 1.8))),
+                          random_colour(rng), float(rng.uniform(0.0, 0.25)), side))
+    elif kind == "jacket":   # an open jacket over a neck design
+        coat = random_coat(rng, float(rng.uniform(3.2, 4.4)))
+        coat.open_front, coat.placket = True, False
+        coat.opening = float(rng.uniform(2.4, 3.2))
+        coat.lapel = str(rng.choice(["notch", "shawl", "open"]))
+        coat.lapel_size = float(rng.uniform(0.1, 0.22))
+        uppers.append(coat)
+    else:                    # collar_under: the top under the jacket shows a collar or a neck band
+        inner = uppers[0]
+        inner.neckline, inner.neck_depth = "high", 0.08
+        if rng.random() < 0.5:
+            inner.collar, inner.collar_size = "shirt", float(rng.uniform(*DESIGN_PARAM["collar"][1][1:]))
+        else:
+            inner.neck, inner.neck_size = "height", float(rng.uniform(0.12, 0.35))
+
+
+def _draw_camera(rng: np.random.Generator, flat: bool) -> Camera:
+    """The usual small rotation, or at :data:`.mechanisms.CAMERA_WIDE_P` a wide camera."""
+    narrow = float(rng.normal(0, 0.05 if flat else 0.02))
+    if rng.random() >= mech.CAMERA_WIDE_P:
+        return Camera(rotation=narrow)
+    lo, hi = np.log(mech.WIDE_ZOOM)
+    return Camera(rotation=math.radians(float(rng.uniform(-1, 1)) * mech.WIDE_ROTATION_DEG),
+                  wide=True, zoom=float(np.exp(rng.uniform(lo, hi))),
+                  shift=(float(rng.uniform(-1, 1)) * mech.WIDE_SHIFT,
+                         float(rng.uniform(-1, 1)) * mech.WIDE_SHIFT))
+
+
+def _draw_light(rng: np.random.Generator) -> Light:
+    """The usual light, or at :data:`.mechanisms.LIGHT_WIDE_P` wide light."""
+    gradient, noise = float(rng.uniform(-0.15, 0.15)), float(rng.uniform(1, 5))
+    if rng.random() >= mech.LIGHT_WIDE_P:
+        return Light(gradient, float(rng.uniform(0.9, 1.08)), noise)
+    cast = rng.uniform(1 - mech.WIDE_CAST, 1 + mech.WIDE_CAST, 3)
+    return Light(gradient, float(rng.uniform(*mech.WIDE_BRIGHTNESS)), noise, wide=True,
+                 contrast=float(rng.uniform(*mech.WIDE_CONTRAST)),
+                 cast=(float(cast[0]), float(cast[1]), float(cast[2])))
+
+
 def sample_scene(seed: int, task_index: int, index: int) -> Scene:
     """The scene of image ``index`` of task ``TASKS[task_index]``; depends on nothing else."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, task_index, index]))
     task = TASKS[task_index]
     v = value_of(seed, task_index, index)
     flat = bool(rng.random() < FLAT_SHARE[task.level])
-    fig = make_figure(rng, flat=flat)
+    presentation = pick(rng, mech.FLAT_PRESENTATIONS) if flat else "worn"
+    # a garment on a dress form, a hanger or in a hand hangs as if worn: only a garment laid
+    # out has its sleeves spread
+    fig = make_figure(rng, flat=presentation == "laid")
     if task.level == "design":
         d = _dress_design(rng, task, v, flat, fig)
     else:
@@ -397,12 +514,35 @@ def sample_scene(seed: int, task_index: int, index: int) -> Scene:
             d.uppers = []
         else:
             d.uppers, d.lower = d.uppers[-1:], None
+    # the garment the task is about: the lower one for skirt and pant, else the outermost top
+    subject = (d.lower if task.short in ("skirt", "pant") and d.lower is not None
+               else d.uppers[-1])
+    skin_print = bool(rng.random() < mech.SKIN_PRINT_P)
+    if skin_print:
+        _skin_print(rng, subject.fabric)
+    overlap = "none"
+    if rng.random() < mech.OVERLAP_P.get(task.short, 0.0):
+        kinds = mech.OVERLAP_KINDS[task.short][flat]
+        overlap = kinds[int(rng.integers(len(kinds)))]
+        _add_overlap(rng, overlap, fig, d.uppers, d.props)
+    form_colour: RGB = mech.MANNEQUIN_COLOURS[0]
+    hold = (1, 0.8, 4.0)
+    if presentation == "mannequin":
+        form_colour = (SKIN_TONES[int(rng.integers(len(SKIN_TONES)))]
+                       if rng.random() < mech.MANNEQUIN_SKIN_P
+                       else mech.MANNEQUIN_COLOURS[int(rng.integers(len(mech.MANNEQUIN_COLOURS)))])
+    elif presentation == "hanger":
+        form_colour = HANGER_COLOURS[int(rng.integers(len(HANGER_COLOURS)))]
+    elif presentation == "held":
+        hold = (int(rng.choice([-1, 1])), float(rng.uniform(0.35, 1.2)), 6.0)
     return Scene(
         task=task, value=v, maybe=d.maybe, flat=flat, figure=fig, uppers=d.uppers, lower=d.lower,
         props=d.props, framing=d.framing, hide_arms=d.hide_arms, fold_sleeves=d.fold_sleeves,
-        rotation=float(rng.normal(0, 0.05 if flat else 0.02)),
+        camera=_draw_camera(rng, flat),
         backdrop=pick(rng, BACKDROPS[flat]),
-        light=(float(rng.uniform(-0.15, 0.15)), float(rng.uniform(0.9, 1.08)), float(rng.uniform(1, 5))),
+        light=_draw_light(rng),
         quality=int(rng.integers(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1)),
         aspect=float(rng.choice([a for a, _ in ASPECTS], p=[q for _, q in ASPECTS])),
+        presentation=presentation, form_colour=form_colour, hold=hold, skin_print=skin_print,
+        overlap=overlap,
     )

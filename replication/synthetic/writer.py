@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import multiprocessing
 import os
 import sys
@@ -15,15 +16,18 @@ from pathlib import Path
 from replication.data.fashionai import LABEL_CSV
 from replication.data.tasks import TASKS, Task
 from replication.data.truth import MASK_DIR, PARAMS_JSON, mask_path, write_truth
+from replication.synthetic import mechanisms
 from replication.synthetic.drawing import render_image
+from replication.synthetic.sampling import Scene
 
 
 # ==============================================================================================
 # Names and labels
 # ==============================================================================================
 
-FORMAT_VERSION = 1
-"""Bump whenever the renderer's output changes for the same arguments."""
+FORMAT_VERSION = 2
+"""Bump whenever the renderer's output changes for the same arguments. 2: the mechanisms of
+:mod:`.mechanisms` (issue 10) and their truth columns."""
 GENERATOR = "replication.synthetic"
 """The renderer's name in ``Truth/synthetic.json``: the package, whichever module writes it."""
 
@@ -46,7 +50,20 @@ def labels_string(task: Task, value: int, maybe: int | None) -> str:
 # Writing a data set
 # ==============================================================================================
 
-_Row = tuple[int, int, str, str, bool]   # task index, image index, image path, labels, flat
+_Row = tuple[int, int, str, str, bool, dict]   # task, index, image path, labels, flat, mechanisms
+
+
+def mechanisms_of(scene: Scene) -> dict:
+    """The truth's mechanism columns (:data:`replication.data.truth.MECHANISM_COLUMNS`) of a
+    rendered scene (its camera as realised)."""
+    cam, light = scene.camera, scene.light
+    return {
+        "presentation": scene.presentation, "skin_print": scene.skin_print,
+        "camera_wide": cam.wide, "rotation": math.degrees(cam.rotation), "zoom": cam.zoom,
+        "shift_x": cam.shift[0], "shift_y": cam.shift[1],
+        "light_wide": light.wide, "brightness": light.brightness, "contrast": light.contrast,
+        "cast": max(abs(g - 1.0) for g in light.cast), "overlap": scene.overlap,
+    }
 
 
 def _render_job(job: tuple[str, int, int, int, int]) -> _Row:
@@ -58,7 +75,8 @@ def _render_job(job: tuple[str, int, int, int, int]) -> _Row:
     rel = f"Images/{task.key}/{name}.jpg"
     img.save(Path(out) / rel, "JPEG", quality=scene.quality)
     mask.save(Path(out) / mask_path(task.key, name), "PNG")
-    return task_index, index, rel, labels_string(task, scene.value, scene.maybe), scene.flat
+    return (task_index, index, rel, labels_string(task, scene.value, scene.maybe), scene.flat,
+            mechanisms_of(scene))
 
 
 def _render_chunk(jobs: list) -> list[_Row]:
@@ -80,7 +98,7 @@ def generate(out: str | os.PathLike, *, images_per_task: int, seed: int = 0, siz
     ``label.csv`` is written last, so a folder that has one is complete. ``size`` is the long
     side in pixels; ``workers`` processes render in parallel (default: all cores) and any
     number gives the same bytes. Returns a summary: counts per task and value, flat share,
-    ``m`` rate, seconds.
+    ``m`` rate, the share of each mechanism (:func:`.mechanisms.shares`), seconds.
     """
     if images_per_task < 1:
         raise ValueError(f"images_per_task must be at least 1, got {images_per_task}")
@@ -117,18 +135,18 @@ def generate(out: str | os.PathLike, *, images_per_task: int, seed: int = 0, siz
     if bar:
         bar.close()
     rows.sort(key=lambda r: (r[0], r[1]))
-    write_truth(root, [(rel, TASKS[ti].key, flat) for ti, _, rel, _, flat in rows])
+    write_truth(root, [(rel, TASKS[ti].key, flat, mech) for ti, _, rel, _, flat, mech in rows])
     (root / PARAMS_JSON).write_text(json.dumps(
         {"generator": GENERATOR, "format_version": FORMAT_VERSION, "seed": seed,
          "images_per_task": images_per_task, "size": size}, indent=1, sort_keys=True) + "\n")
     tmp = root / (LABEL_CSV + ".tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as f:
-        for ti, _, rel, labels, _ in rows:
+        for ti, _, rel, labels, _, _ in rows:
             f.write(f"{rel},{TASKS[ti].key},{labels}\n")
     os.replace(tmp, root / LABEL_CSV)
     seconds = time.perf_counter() - t0
     counts = {t.key: [0] * t.n_values for t in TASKS}
-    for ti, _, _, labels, _ in rows:
+    for ti, _, _, labels, _, _ in rows:
         counts[TASKS[ti].key][labels.index("y")] += 1
     n = len(rows)
     length_flat = [r[4] for r in rows if TASKS[r[0]].level == "length"]
@@ -137,6 +155,10 @@ def generate(out: str | os.PathLike, *, images_per_task: int, seed: int = 0, siz
         "flat_share": round(sum(r[4] for r in rows) / n, 4),
         "flat_share_length": round(sum(length_flat) / len(length_flat), 4),
         "m_rate": round(sum("m" in r[3] for r in rows) / n, 4),
+        "mechanisms": {m["name"]: round(m["share"], 4)
+                       for m in mechanisms.shares(
+                           {r[2]: {"flat": r[4], **r[5]} for r in rows},
+                           {r[2]: TASKS[r[0]].short for r in rows}) if m["n"]},
         "seconds": round(seconds, 2),
         "images_per_second": round(n / seconds, 1),
     }
