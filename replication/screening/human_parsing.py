@@ -26,7 +26,6 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from replication.data import fashionai
 from replication.screening import segmentation
 from replication.data.truth import LIP
 
@@ -151,24 +150,10 @@ def train_default_parser(root: str | os.PathLike, images: Sequence[str], *, out_
                          progress: bool = True) -> pathlib.Path:
     """Train (or reuse) the default parser on the synthetic part masks of ``images`` (paths as in
     ``label.csv``, the training split); returns its ``model.keras`` under ``out_dir``."""
-    import keras
-
-    config = {"data": fashionai.data_fingerprint(root),
-              "images": segmentation.images_digest(images),
-              "size": size, "epochs": epochs, "batch_size": batch_size,
-              "learning_rate": learning_rate, "seed": seed, "arch": "parser",
-              "procedure": segmentation.TRAINING_PROCEDURE}
-
-    def train():
-        x, parts, _ = segmentation.load_masked_images(root, images, size, progress=progress)
-        keras.utils.set_random_seed(seed)
-        model = segmentation.build_parser_net(size)
-        history = segmentation.train_net(model, x, parts, epochs=epochs, batch_size=batch_size,
-                                         learning_rate=learning_rate, seed=seed,
-                                         progress=progress)
-        return model, history
-
-    return segmentation.cached_model(out_dir, "parser", config, train)
+    return segmentation.train_cached_net(
+        root, images, out_dir=out_dir, arch="parser", build=segmentation.build_parser_net,
+        targets=lambda parts, flat: parts, size=size, epochs=epochs, batch_size=batch_size,
+        learning_rate=learning_rate, seed=seed, progress=progress)
 
 
 def parsing_iou(maps: np.ndarray, truth: np.ndarray) -> dict[str, float]:

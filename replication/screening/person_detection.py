@@ -384,28 +384,12 @@ def train_default_segmenter(root: str | os.PathLike, images: Sequence[str], *, o
     """Train (or reuse) the learned person segmenter on the synthetic truth of ``images`` (paths
     as in ``label.csv``, the training split): person = every labelled pixel of an on-model image
     (``segmentation.person_targets``). Returns its ``model.keras`` under ``out_dir``."""
-    import keras
-
-    from replication.data import fashionai
     from replication.screening import segmentation
 
-    config = {"data": fashionai.data_fingerprint(root),
-              "images": segmentation.images_digest(images),
-              "size": size, "epochs": epochs, "batch_size": batch_size,
-              "learning_rate": learning_rate, "seed": seed, "arch": "person",
-              "procedure": segmentation.TRAINING_PROCEDURE}
-
-    def train():
-        x, parts, flat = segmentation.load_masked_images(root, images, size, progress=progress)
-        keras.utils.set_random_seed(seed)
-        model = segmentation.build_person_net(size)
-        history = segmentation.train_net(model, x, segmentation.person_targets(parts, flat),
-                                         epochs=epochs, batch_size=batch_size,
-                                         learning_rate=learning_rate, seed=seed,
-                                         progress=progress)
-        return model, history
-
-    return segmentation.cached_model(out_dir, "person", config, train)
+    return segmentation.train_cached_net(
+        root, images, out_dir=out_dir, arch="person", build=segmentation.build_person_net,
+        targets=segmentation.person_targets, size=size, epochs=epochs, batch_size=batch_size,
+        learning_rate=learning_rate, seed=seed, progress=progress)
 
 
 # --------------------------------------------------------------------------- the registry

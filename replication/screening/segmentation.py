@@ -310,6 +310,33 @@ def cached_model(base_dir: str | os.PathLike, name: str, config: Mapping,
     return path
 
 
+def train_cached_net(root: str | os.PathLike, images: Sequence[str], *, out_dir, arch: str,
+                     build: Callable[[int], keras.Model],
+                     targets: Callable[[np.ndarray, np.ndarray], np.ndarray], size: int,
+                     epochs: int, batch_size: int, learning_rate: float, seed: int,
+                     progress: bool) -> pathlib.Path:
+    """Train (or reuse, :func:`cached_model`) one of the two nets on the synthetic truth of
+    ``images`` (paths as in ``label.csv``): ``build(size)`` the net, ``targets(parts, flat)`` its
+    per-pixel classes from the part masks and flat-lay flags; ``arch`` names it in the folder and
+    the cached configuration. The parser and the person segmenter differ only in these three."""
+    from replication.data import fashionai
+
+    config = {"data": fashionai.data_fingerprint(root), "images": images_digest(images),
+              "size": size, "epochs": epochs, "batch_size": batch_size,
+              "learning_rate": learning_rate, "seed": seed, "arch": arch,
+              "procedure": TRAINING_PROCEDURE}
+
+    def train():
+        x, parts, flat = load_masked_images(root, images, size, progress=progress)
+        keras.utils.set_random_seed(seed)
+        model = build(size)
+        history = train_net(model, x, targets(parts, flat), epochs=epochs, batch_size=batch_size,
+                            learning_rate=learning_rate, seed=seed, progress=progress)
+        return model, history
+
+    return cached_model(out_dir, arch, config, train)
+
+
 def read_history(model_path: str | os.PathLike) -> list[dict]:
     """The training history :func:`cached_model` stored beside a model."""
     config = pathlib.Path(model_path).parent / CONFIG_JSON
