@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from replication.data import fashionai
 from replication.data.fashionai import safe_image_path
-from replication.learning import inputs, models, training
+from replication.learning import inputs, models, prediction, training
 from replication.learning.schedule import parse_schedule
 from replication.screening import segmentation
 from replication.screening.cascade import SPLIT_WORDS, Screened
@@ -82,24 +82,6 @@ class _Labelled(keras.utils.PyDataset):
         return x, self.labels[self.batches.batch_indices(i)]
 
 
-class _FullBatches(keras.utils.PyDataset):
-    """An :class:`inputs.ImageBatches` whose short last batch is filled up with copies of its
-    last image: every batch has one shape, so prediction traces once (the copies' outputs are
-    dropped; at inference an image's output does not depend on its batch)."""
-
-    def __init__(self, batches: inputs.ImageBatches):
-        super().__init__(workers=inputs.default_workers(), use_multiprocessing=False)
-        self.batches = batches
-
-    def __len__(self) -> int:
-        return len(self.batches)
-
-    def __getitem__(self, i: int):
-        (x,) = self.batches[i]
-        missing = self.batches.batch_size - len(x)
-        return (np.concatenate([x, np.repeat(x[-1:], missing, axis=0)]) if missing else x,)
-
-
 def classifier_probs(model: keras.Model, paths: Sequence[os.PathLike | str], *,
                      batch_size: int = 32) -> np.ndarray:
     """The classifier's flat-lay probability per image."""
@@ -109,9 +91,10 @@ def classifier_probs(model: keras.Model, paths: Sequence[os.PathLike | str], *,
         raise models.ModelFileError(f"model {model.name!r} is not a flat/on-model classifier (one "
                                     f"two-way output {FLAT_HEAD!r}; notebook 04 trains one)")
     size = int(model.input_shape[1])
-    batches = _FullBatches(inputs.ImageBatches(list(paths), image_size=size,
-                                               batch_size=batch_size))
-    return np.asarray(model.predict(batches, verbose=0), dtype=np.float32)[:len(paths), 1]
+    batches = inputs.ImageBatches(list(paths), image_size=size, batch_size=batch_size)
+    # One input shape (a short last batch padded), so prediction traces once per model.
+    probs = np.concatenate(list(prediction.predict_batches(model, batches)))
+    return np.asarray(probs, dtype=np.float32)[:, 1]
 
 
 def train_classifier(root: os.PathLike | str, train_images: Sequence[str],
