@@ -129,7 +129,7 @@ _ = results.save_figure(fig, profile, NOTEBOOK, "fig2_resolution")
 # %% tags=["hide-input"]
 arm_setups = {mode: replace(setup, normalisation=mode) for mode in normalisation_arms}
 display(Markdown("\n".join(
-    f"- {tables.markdown_text(experiments.describe_normalisation(arm, chapter.train))}"
+    f"- {claims.escape(experiments.describe_normalisation(arm, chapter.train))}"
     for arm in arm_setups.values())
     + f"\n\nBoth at {ablation_size} px, schedule {tables.schedule_text(schedule)}."))
 curves = training_ablations.train_curves(setup, level, backbone, chapter.train, chapter.val,
@@ -234,7 +234,7 @@ epochs = sum(int(stage["epochs"]) for stage in schedule)
 display(Markdown(claims.markdown(records, note=(
     f"Measured on {len(val_level):,} held-out {level}-level images of the {profile} profile, one "
     f"training run per size and arm (seed {seed}); the best mAP of the sweep is at {best_size} px. "
-    f"Input normalisation of the sweep: {tables.markdown_text(norm_note)} "
+    f"Input normalisation of the sweep: {claims.escape(norm_note)} "
     + (f"The smoke profile trains a tiny net for {epochs} epoch(s) on a few hundred images, at "
        "sizes far below the paper's: it checks that the sweep and the ablations run end to end, "
        "and its intervals are far too wide to tell whether resolution, normalisation or SGD "

@@ -108,7 +108,7 @@ _ = results.save_figure(fig, profile, NOTEBOOK, "augmenter_samples")
 paper_set = experiments.with_augmentation(setup, augmentation.PAPER_AUGMENTERS, augment_engine)
 display(Markdown(f"The augmented arms run on the **{augment_engine}** engine (the "
                  f"`augment_engine` parameter); the paper's arm \"all\" is "
-                 f"{tables.markdown_text(experiments.describe_augmentation(paper_set))}. Every arm: "
+                 f"{claims.escape(experiments.describe_augmentation(paper_set))}. Every arm: "
                  f"{variant} {experiments.display_name(backbone)} at {image_size} px, schedule "
                  f"{tables.schedule_text(schedule)}, seed {seed}."))
 arms = {
@@ -169,7 +169,7 @@ epochs = sum(int(st["epochs"]) for st in schedule)
 display(Markdown(claims.markdown(records, note=(
     f"Measured on {len(val_level):,} held-out {level}-level images of the {profile} profile, one "
     f"training run per arm (seed {seed}, engine {augment_engine}). Input normalisation: "
-    f"{tables.markdown_text(norm_note)} "
+    f"{claims.escape(norm_note)} "
     + (f"The smoke profile trains a tiny net for {epochs} epoch(s) on a few hundred images: too "
        "short for augmentation to pay off (it makes the training task harder, and the gain comes "
        "with longer training), and its validation split is far too small to separate the arms. "

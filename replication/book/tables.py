@@ -28,11 +28,6 @@ def interval(gap: Mapping[str, float]) -> str:
     return f"gap {gap['gap']:+.3f}, 95 % interval {gap['low']:+.3f} to {gap['high']:+.3f}"
 
 
-def markdown_text(text: str) -> str:
-    """``text`` that Markdown prints as it is (``H*W*C`` would otherwise turn italic)."""
-    return text.replace("*", r"\*")
-
-
 # --------------------------------------------------------------------------- scores
 
 
