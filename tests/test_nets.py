@@ -387,6 +387,146 @@ def test_width_and_blocks_set_the_size():
     assert "block8_1_ac" not in names  # the last block8 is linear, as in keras.applications
 
 
+# ---------------------------------------------------------------- writing our own weights
+
+
+def _tiny_trained(name: str, seed: int) -> keras.Model:
+    """The tiny variant of ``name`` at 75 px with random weights and batch-norm statistics
+    (a stand-in for a net we pretrained)."""
+    keras.utils.set_random_seed(seed)
+    model = registry.build_backbone(name, "tiny", input_shape=(MIN, MIN, 3))
+    _randomise_batch_norm(model, seed=seed)
+    return model
+
+
+@pytest.mark.parametrize("name", ["inception_v4", "inception_resnet_v2"])
+def test_saved_backbone_weights_load_back_through_the_imagenet_loader(name, tmp_path):
+    saved = _tiny_trained(name, seed=5)
+    path = tmp_path / f"{name}{registry.BACKBONES[name].weights_suffix}"
+    registry.save_backbone_weights(name, saved, path)
+    keras.utils.set_random_seed(6)  # another initialisation: only the file can make them agree
+    loaded = registry.build_backbone(name, "tiny", input_shape=(MIN, MIN, 3), weights=path)
+    for a, b in zip(loaded.get_weights(), saved.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    x = np.random.default_rng(0).uniform(-1, 1, (2, MIN, MIN, 3)).astype("float32")
+    expected = keras.ops.convert_to_numpy(saved(x, training=False))
+    assert np.abs(expected).max() > 0.01
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(x, training=False)), expected)
+
+    # A net of another size is refused, naming the file, the layer and both shapes.
+    file = re.escape(str(path))
+    with pytest.raises(ValueError, match=rf"stem_conv1.*{file}|{file}.*stem_conv1"):
+        registry.build_backbone(name, "tiny", input_shape=(MIN, MIN, 3), weights=path,
+                                width=0.25)
+    deeper = "inception_a2" if name == "inception_v4" else "block35_2"
+    with pytest.raises(ValueError, match=rf"{deeper}.*{file}|{file}.*{deeper}"):
+        registry.build_backbone(name, "tiny", input_shape=(MIN, MIN, 3), weights=path,
+                                blocks=(2, 1, 1))
+
+
+def test_timm_writer_is_the_loaders_inverse(tmp_path):
+    model = v4.inception_v4(input_shape=(MIN, MIN, 3), width=0.125, blocks=(1, 2, 1), classes=5)
+    _randomise_batch_norm(model, seed=7)
+    state = tw.timm_state_dict(model)
+    buffers = {k for k in state if k.endswith("num_batches_tracked")}
+    assert {k: tuple(v.shape) for k, v in state.items() if k not in buffers} == (
+        tw.timm_state_dict_shapes(model))
+    assert len(buffers) == sum(isinstance(layer, keras.layers.BatchNormalization)
+                               for layer in model.layers)
+    assert all(state[k].dtype == np.int64 and state[k].shape == () and state[k] == 0
+               for k in buffers)
+    np.testing.assert_array_equal(state["features.0.conv.weight"].transpose(2, 3, 1, 0),
+                                  keras.ops.convert_to_numpy(model.get_layer("stem_conv1").kernel))
+    np.testing.assert_array_equal(state["last_linear.weight"].T,
+                                  model.get_layer("predictions").get_weights()[0])
+
+    for suffix in (".safetensors", ".npz"):
+        path = tw.save_timm_weights(model, tmp_path / f"v4{suffix}")
+        read = tw.read_state_dict(path)
+        assert list(read) == sorted(state) if suffix == ".safetensors" else set(read) == set(state)
+        for key, value in state.items():
+            assert read[key].dtype == value.dtype
+            np.testing.assert_array_equal(read[key], value)
+        fresh = v4.inception_v4(input_shape=(MIN, MIN, 3), width=0.125, blocks=(1, 2, 1),
+                                classes=5)
+        report = tw.load_timm_weights(fresh, path)
+        assert report["unused"] == [] and report["skipped"] == []
+        for a, b in zip(fresh.get_weights(), model.get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+    raw = (tmp_path / "v4.safetensors").read_bytes()
+    (header_len,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + header_len])
+    assert header["features.0.bn.num_batches_tracked"] == {
+        "dtype": "I64", "shape": [], "data_offsets": header["features.0.bn.num_batches_tracked"][
+            "data_offsets"]}
+    assert (8 + header_len) % 8 == 0 and header["last_linear.weight"]["dtype"] == "F32"
+    with pytest.raises(ValueError, match=r"\.safetensors or \.npz"):
+        tw.save_timm_weights(model, tmp_path / "v4.pth")
+
+
+def test_keras_applications_writer_writes_the_legacy_layout(tmp_path):
+    import h5py
+
+    model = irv2.inception_resnet_v2(input_shape=(MIN, MIN, 3), width=0.125, blocks=(1, 1, 1),
+                                     classes=3)
+    path = kaw.save_keras_applications_weights(model, tmp_path / "irv2.h5")
+    weighted = [layer for layer in model.layers if layer.weights]
+    with h5py.File(path, "r") as f:
+        assert [n.decode() for n in f.attrs["layer_names"]] == [layer.name for layer in weighted]
+        assert f.attrs["backend"] and f.attrs["keras_version"]
+        group = f["stem_conv1_bn"]  # BatchNormalization(scale=False): beta, mean, variance
+        assert [n.decode() for n in group.attrs["weight_names"]] == [
+            "stem_conv1_bn/beta:0", "stem_conv1_bn/moving_mean:0",
+            "stem_conv1_bn/moving_variance:0"]
+        np.testing.assert_array_equal(
+            f["predictions"]["predictions/kernel:0"][()], model.get_layer("predictions").kernel)
+    # The head: dropped for a net without one, kept where the sizes differ.
+    kaw.load_keras_applications_weights(
+        registry.build_backbone("inception_resnet_v2", "tiny", input_shape=(MIN, MIN, 3)), path)
+    other = irv2.inception_resnet_v2(input_shape=(MIN, MIN, 3), width=0.125, blocks=(1, 1, 1),
+                                     classes=4)
+    head = other.get_layer("predictions").get_weights()
+    kaw.load_keras_applications_weights(other, path)
+    np.testing.assert_array_equal(other.get_layer("predictions").get_weights()[0], head[0])
+    np.testing.assert_array_equal(other.get_layer("stem_conv1").get_weights()[0],
+                                  model.get_layer("stem_conv1").get_weights()[0])
+    headless = kaw.save_keras_applications_weights(
+        registry.build_backbone("inception_resnet_v2", "tiny", input_shape=(MIN, MIN, 3)),
+        tmp_path / "headless.h5")
+    with pytest.raises(ValueError, match="has a classifier"):
+        kaw.load_keras_applications_weights(other, headless)
+    wide = irv2.inception_resnet_v2(input_shape=(MIN, MIN, 3), width=0.25, blocks=(1, 1, 1),
+                                    include_top=False)
+    with pytest.raises(ValueError, match=r"#0: .*stem_conv1 .*\(3, 3, 3, 8\).*headless\.h5.*"
+                                         r"\(3, 3, 3, 4\)"):
+        kaw.load_keras_applications_weights(wide, headless)
+
+
+def test_keras_applications_writer_round_trips_the_canonical_network(irv2_pair, tmp_path):
+    # Our file of the canonical network is one keras.applications reads, and ours reads back.
+    reference, ours = irv2_pair
+    path = kaw.save_keras_applications_weights(ours, tmp_path / "irv2.h5")
+    fresh = keras.applications.InceptionResNetV2(
+        weights=None, input_shape=(MIN, MIN, 3), classifier_activation=None)
+    fresh.load_weights(path)
+    for a, b in zip(fresh.get_weights(), reference.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+    # A file in the layout Keras 2 wrote keras.applications' files in (every layer named, the
+    # groups sorted by name, weightless ones empty) is read directly too, as the model was.
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    keras_file = tmp_path / "keras_legacy.h5"
+    with h5py.File(keras_file, "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, reference)
+    net = registry.build_backbone("inception_resnet_v2", input_shape=(MIN, MIN, 3),
+                                  weights=keras_file)
+    features = [w for layer in ours.layers[:-1] for w in layer.get_weights()]
+    for a, b in zip(net.get_weights(), features, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 # ------------------------------------------------------------------------------ JAX backend
 
 _JAX_SCRIPT = textwrap.dedent(

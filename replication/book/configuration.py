@@ -117,7 +117,7 @@ def setup_from_parameters(profile: str, data_root: str, *, variant: str, image_s
     from replication.book.profiles import ensure_data
 
     # A non-mapping goes to Setup as it is, whose check names the mistake.
-    files = ({name: str(path) if path else "" for name, path in weights.items()}
+    files = ({name: weight_file(profile, path) if path else "" for name, path in weights.items()}
              if isinstance(weights, Mapping) else {} if weights is None else weights)
     return Setup(profile=profile, root=ensure_data(profile, data_root or None), variant=variant,
                  image_size=image_size, batch_size=batch_size, schedule=schedule, seed=seed,
@@ -125,6 +125,21 @@ def setup_from_parameters(profile: str, data_root: str, *, variant: str, image_s
                  normalisation=normalisation, length_model=length_model,
                  fusion_schedule=tuple(fusion_schedule), allow_random_init=bool(allow_random_init),
                  augment=tuple(augment or ()), augment_engine=augment_engine)
+
+
+def weight_file(profile: str, path: str | Path) -> str:
+    """A ``weights`` file as a model loads it: a relative path lies in the run's home (as the
+    synthetic profiles name chapter 0's pretrained base nets). A clear error if it is missing,
+    before any net trains."""
+    from replication.book.profiles import PRETRAINED_DIR, home_path
+
+    resolved = home_path(path)
+    if not resolved.is_file():
+        hint = (f": chapter 0 writes it; run `python -m replication reproduce --profile {profile} "
+                "--only 00` first" if PRETRAINED_DIR in Path(path).parts
+                else " (nothing is downloaded: give a file you have)")
+        raise FileNotFoundError(f"weights file {path} not found{hint}")
+    return str(resolved)
 
 
 def load_split(setup: Setup) -> tuple[list[LabelRow], list[LabelRow], int]:

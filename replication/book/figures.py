@@ -260,3 +260,34 @@ def ap_per_dimension_with_intervals(per_dimension: pd.DataFrame,
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=2,
                frameon=False)
     return fig
+
+
+def learning_curves(by_epoch: Mapping[str, Sequence[Mapping[str, float]]],
+                    by_images: Mapping[int, Mapping[str, float]], title: str) -> plt.Figure:
+    """Chapter 0's learning curves. Left: validation acc and mAP after each epoch, one colour per
+    arm (``by_epoch``: arm -> ``[{"epoch", "acc", "mAP", ...}]``, as
+    ``training_ablations.Curve.scores`` gives them). Right: acc and mAP against the number of
+    training images (``by_images``: images -> scores with ``acc`` and ``mAP``)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4), constrained_layout=True)
+    colours = dict(zip(by_epoch, sns.color_palette("colorblind", len(by_epoch))))
+    for arm, rows in by_epoch.items():
+        epochs = [r["epoch"] for r in rows]
+        left.plot(epochs, [r["acc"] for r in rows], marker="o", color=colours[arm],
+                  label=f"{arm}: acc")
+        left.plot(epochs, [r["mAP"] for r in rows], marker="s", linestyle="--",
+                  color=colours[arm], label=f"{arm}: mAP")
+    left.set_xticks(sorted({r["epoch"] for rows in by_epoch.values() for r in rows}))
+    left.set_xlabel("epoch (no flip TTA)")
+    left.set_ylabel("validation score")
+    left.set_ylim(0, 1.05)
+    left.legend(fontsize=8)
+    images = sorted(by_images)
+    right.plot(images, [by_images[n]["acc"] for n in images], marker="o", label="acc")
+    right.plot(images, [by_images[n]["mAP"] for n in images], marker="s", linestyle="--",
+               label="mAP")
+    right.set_xticks(images)
+    right.set_xlabel("training images (pretrained arm, flip TTA)")
+    right.set_ylim(0, 1.05)
+    right.legend(fontsize=8)
+    fig.suptitle(title)
+    return fig

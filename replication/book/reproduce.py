@@ -56,7 +56,9 @@ JOBS_FILE_ENV = "REPLICATION_JOBS_FILE"
 """Environment variable: a file holding a number that, while the file exists, lowers the jobs
 limit for the notebooks that start from then on (see the module docstring)."""
 DEPENDS_ON: dict[str, tuple[str, ...]] = {
+    "02": ("00",),        # loads 00's pretrained base nets; its normalisation arm is 00's model
     "03": ("02",),        # 03's unaugmented arm is a model 02's sweep trains (same folder)
+    "04": ("00",),        # its classifier loads 00's pretrained base net
     "06": ("04",),        # reads 04's screen CSV (the flags of its dual-channel length models)
     "05": ("04", "06"),   # reads 04's screen CSV; its screened dual-channel arm is 06's model
     "07": ("06",),        # reuses 06's trained models
@@ -208,6 +210,7 @@ def build_book(profile: str, *, strict: bool = True) -> Path:
     from replication.book import glance
 
     copy_book_sources(HOME)
+    _write_skipped_pages(profile)
     toc = HOME / "book" / "_toc.yml"
     pages = _toc_notebooks(toc)
     glance.write(profile, EXECUTED_DIR,
@@ -230,6 +233,25 @@ def build_book(profile: str, *, strict: bool = True) -> Path:
         raise RuntimeError(f"jupyter-book build failed (exit {done.returncode}):\n"
                            f"{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
     return BOOK_HTML / "index.html"
+
+
+def _write_skipped_pages(profile: str) -> None:
+    """A chapter the profile does not run (``Profile.skipped``) gets a page that says why, in
+    place of an executed notebook another profile may have left in the home (and the other
+    chapters lose such a page that an earlier run of another profile left)."""
+    skipped = get_profile(profile).skipped
+    for source in list_notebooks():
+        if source.stem not in skipped:
+            (EXECUTED_DIR / f"{source.stem}.md").unlink(missing_ok=True)
+    for stem, why in skipped.items():
+        (EXECUTED_DIR / f"{stem}.ipynb").unlink(missing_ok=True)
+        title = next((line.removeprefix("# # ") for line in
+                      (NOTEBOOKS_DIR / f"{stem}.py").read_text(encoding="utf-8").splitlines()
+                      if line.startswith("# # ")), stem)
+        EXECUTED_DIR.mkdir(parents=True, exist_ok=True)
+        (EXECUTED_DIR / f"{stem}.md").write_text(
+            f"# {title}\n\nThis chapter does not run under the {profile} profile: {why}.\n",
+            encoding="utf-8")
 
 
 def _toc_notebooks(toc: Path) -> list[str]:
@@ -266,7 +288,7 @@ def reproduce(profile: str = "smoke", *, only: Sequence[str] | None = None,
     ``results/<profile>/reproduce_seconds.json``.
     """
     chosen = get_profile(profile)
-    sources = list_notebooks(only)
+    sources = [source for source in list_notebooks(only) if source.stem not in chosen.skipped]
     jobs = int(os.environ.get(JOBS_ENV) or 1) if jobs is None else int(jobs)
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")

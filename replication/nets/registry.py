@@ -13,6 +13,10 @@ members of each family, as data:
   (:mod:`replication.nets.timm_weights`), a keras.applications weight file for
   Inception-ResNet-v2 (:mod:`replication.nets.keras_applications_weights`).
 
+:func:`save_backbone_weights` writes a net in the same format (``Backbone.weights_suffix``), so
+a net we pretrain ourselves, of any variant, loads back through the same loader into a net of
+the same width and blocks.
+
 :func:`build_backbone` returns the feature extractor that the paper's models put their heads on:
 the net without its classifier, ending in global average pooling (layer ``avg_pool``). Both nets
 need at least 75 x 75 input pixels. With ImageNet weights both expect pixels scaled to [-1, 1],
@@ -45,6 +49,7 @@ __all__ = [
     "names",
     "num_features",
     "register",
+    "save_backbone_weights",
     "variant_config",
     "variant_names",
 ]
@@ -76,8 +81,9 @@ class Backbone:
     build the canonical network) and ``NUM_FEATURES``, the channels of the last feature map at
     width 1. Imported when first needed."""
     load_weights: str
-    """``"module:function"`` that loads ImageNet weights into a canonical model:
-    ``function(model, weights)``."""
+    """``"module:function"`` that loads weights into a model: ``function(model, weights)``
+    (ImageNet files into the canonical one; a file :attr:`save_weights` wrote into one of the
+    same width and blocks)."""
     weights_format: str
     """The weight files :attr:`load_weights` reads, in words."""
     variants: Mapping[str, Mapping[str, Any]]
@@ -88,6 +94,11 @@ class Backbone:
     the ImageNet weights expect."""
     timm_name: str | None = None
     """timm's model name for the same architecture (the benchmarks compare with it)."""
+    save_weights: str | None = None
+    """``"module:function"`` that writes a model's weights in the format :attr:`load_weights`
+    reads: ``function(model, path)``, for any width and blocks (None: the net has no writer)."""
+    weights_suffix: str = ""
+    """The file suffix :attr:`save_weights` writes (``".safetensors"``, ``".h5"``)."""
 
     def builder(self) -> Callable[..., keras.Model]:
         """The family's builder function (imports :attr:`module`, and Keras)."""
@@ -96,6 +107,12 @@ class Backbone:
     def weights_loader(self) -> Callable[[keras.Model, Any], Any]:
         """The function that :attr:`load_weights` names (imports its module, and Keras)."""
         return _resolve(self.load_weights)
+
+    def weights_saver(self) -> Callable[[keras.Model, Any], Any]:
+        """The function that :attr:`save_weights` names (imports its module, and Keras)."""
+        if self.save_weights is None:
+            raise ValueError(f"backbone {self.name!r} has no weight writer (save_weights)")
+        return _resolve(self.save_weights)
 
 
 BACKBONES: dict[str, Backbone] = {}
@@ -136,6 +153,8 @@ register(Backbone(
     module="replication.nets.inception_v4",
     load_weights="replication.nets.timm_weights:load_timm_weights",
     weights_format="timm/PyTorch state dict (.safetensors, .npz, or .pth with torch)",
+    save_weights="replication.nets.timm_weights:save_timm_weights",
+    weights_suffix=".safetensors",
     variants={
         "tiny": {"width": 0.125, "blocks": (1, 1, 1)},
         "small": {"width": 0.5, "blocks": (2, 3, 2)},
@@ -149,6 +168,10 @@ register(Backbone(
     module="replication.nets.inception_resnet_v2",
     load_weights="replication.nets.keras_applications_weights:load_keras_applications_weights",
     weights_format="keras.applications InceptionResNetV2 weights (.h5 or .weights.h5)",
+    save_weights=(
+        "replication.nets.keras_applications_weights:save_keras_applications_weights"
+    ),
+    weights_suffix=".h5",
     variants={
         "tiny": {"width": 0.125, "blocks": (1, 1, 1)},
         "small": {"width": 0.5, "blocks": (3, 5, 3)},
@@ -200,9 +223,11 @@ def build_backbone(
         name: one of :func:`names` (``"inception_v4"``, ``"inception_resnet_v2"``).
         variant: ``"tiny"``, ``"small"`` or ``"canonical"`` (see ``Backbone.variants``).
         input_shape: ``(height, width, 3)``, height and width at least 75.
-        weights: None (random initialisation) or ImageNet weights the user has: for
-            Inception-v4 a timm state dict (path or mapping), for Inception-ResNet-v2 a
-            keras.applications weight file (or model). Only the canonical variant takes them.
+        weights: None (random initialisation) or weights in the net's format
+            (``Backbone.weights_format``): for Inception-v4 a timm state dict (path or
+            mapping), for Inception-ResNet-v2 a keras.applications weight file (or model).
+            Any variant takes a file written for the same width and blocks (e.g. by
+            :func:`save_backbone_weights`); the users' ImageNet files fit the canonical one.
             Nothing is downloaded.
         **overrides: ``width``, ``blocks`` or ``name`` replacing the variant's values.
 
@@ -219,6 +244,14 @@ def build_backbone(
     if weights is not None:
         backbone.weights_loader()(model, weights)
     return model
+
+
+def save_backbone_weights(name: str, model: keras.Model, path: str | os.PathLike) -> Any:
+    """Write ``model`` (a member of backbone ``name``'s family, e.g. from :func:`build_backbone`)
+    in the format its ImageNet weights come in (``Backbone.save_weights``; ``path`` should end
+    in ``Backbone.weights_suffix``), so that ``build_backbone(name, variant, weights=path)`` of
+    the same width and blocks loads it back. Returns what the writer returns (the path)."""
+    return _backbone(name).weights_saver()(model, path)
 
 
 def num_features(name: str, variant: str = "canonical", **overrides: Any) -> int:

@@ -13,7 +13,9 @@ Inception-A 6-9, Reduction-A 10, Inception-B 11-17, Reduction-B 18, Inception-C 
 path, for any member of the family. :func:`load_timm_weights` reads a state dict (a mapping, or
 a ``.safetensors`` / ``.npz`` file without torch, or a ``.pth`` file with it) and sets the
 weights, transposing PyTorch's layouts to Keras'; :func:`convert_timm_checkpoint` writes the
-result as a Keras ``.weights.h5`` file. Nothing is downloaded.
+result as a Keras ``.weights.h5`` file. The inverse, :func:`timm_state_dict` and
+:func:`save_timm_weights`, writes a net we trained ourselves (any width and blocks) as the
+timm state dict that :func:`load_timm_weights` reads back. Nothing is downloaded.
 
 ``tests/test_nets.py`` checks the conversion against timm's own outputs, stored in
 ``tests/golden/`` by ``scripts/check_inception_v4_parity.py --write-golden``.
@@ -39,7 +41,9 @@ __all__ = [
     "convert_timm_checkpoint",
     "load_timm_weights",
     "read_state_dict",
+    "save_timm_weights",
     "timm_layer_map",
+    "timm_state_dict",
     "timm_state_dict_shapes",
 ]
 
@@ -154,6 +158,33 @@ _SAFETENSORS_DTYPES = {
 }
 
 
+def _write_safetensors(path: str, state: Mapping[str, np.ndarray]) -> None:
+    """Write a .safetensors file with NumPy alone: an 8-byte little-endian header length, the
+    JSON header (``dtype``, ``shape``, ``data_offsets`` per key, keys sorted), the raw
+    little-endian data."""
+    names = {np.dtype(t).newbyteorder("<"): name for name, t in _SAFETENSORS_DTYPES.items()}
+    header: dict[str, Any] = {}
+    chunks: list[bytes] = []
+    offset = 0
+    for key in sorted(state):
+        value = np.asarray(state[key])
+        dtype = value.dtype.newbyteorder("<")
+        if dtype not in names:
+            raise ValueError(f"{path}: cannot write {key!r} of dtype {value.dtype} as safetensors")
+        data = np.ascontiguousarray(value, dtype=dtype).tobytes()
+        header[key] = {"dtype": names[dtype], "shape": list(value.shape),
+                       "data_offsets": [offset, offset + len(data)]}
+        chunks.append(data)
+        offset += len(data)
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)  # pad the header so the data starts 8-byte aligned
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(raw)))
+        f.write(raw)
+        for chunk in chunks:
+            f.write(chunk)
+
+
 def _read_safetensors(path: str) -> dict[str, np.ndarray]:
     """Read a .safetensors file with NumPy alone (the format is a JSON header + raw data)."""
     with open(path, "rb") as f:
@@ -246,10 +277,14 @@ def load_timm_weights(
         ``{"loaded": [...], "skipped": [...], "unused": [...]}`` lists of state-dict keys.
 
     Raises:
-        ValueError: a shape mismatch (naming the layer, the key and both shapes), or a missing or
-            unused key when ``strict``.
+        ValueError: a shape mismatch (naming the file if any, the layer, the key and both
+            shapes), or a missing or unused key when ``strict``.
     """
     state = read_state_dict(state_dict_or_path)
+    where = (  # errors name the file, when there is one
+        f"{os.fspath(state_dict_or_path)}: "
+        if isinstance(state_dict_or_path, (str, os.PathLike)) else ""
+    )
     used: set[str] = set()
     skipped: list[str] = []
     missing: list[str] = []
@@ -261,9 +296,9 @@ def load_timm_weights(
         value = state[key]
         if tuple(value.shape) != tuple(shape):
             raise ValueError(
-                f"layer {layer_name!r}: state-dict key {key!r} has shape {tuple(value.shape)}, "
-                f"the model needs {tuple(shape)} (PyTorch layout); is the model built with the "
-                "checkpoint's width and blocks?"
+                f"{where}layer {layer_name!r}: state-dict key {key!r} has shape "
+                f"{tuple(value.shape)}, the model needs {tuple(shape)} (PyTorch layout); is the "
+                "model built with the checkpoint's width and blocks?"
             )
         used.add(key)
         return value.astype(np.float32)
@@ -303,12 +338,65 @@ def load_timm_weights(
     )
     if strict and (missing or unused):
         raise ValueError(
-            "the state dict does not match the model: "
+            f"{where}the state dict does not match the model: "
             f"{len(missing)} missing key(s) {missing[:5]}, {len(unused)} unused key(s) {unused[:5]}"
         )
     for layer, weights in assignments:
         layer.set_weights(weights)
     return {"loaded": sorted(used), "skipped": sorted(skipped), "unused": unused}
+
+
+def timm_state_dict(model: keras.Model) -> dict[str, np.ndarray]:
+    """The timm state dict of ``model``: the exact inverse of :func:`load_timm_weights`.
+
+    Conv kernels go from Keras' ``(kh, kw, in, out)`` to PyTorch's ``(out, in, kh, kw)``; each
+    BatchNorm's ``gamma, beta, moving_mean, moving_variance`` become ``bn.weight, bias,
+    running_mean, running_var``, with an int64 ``bn.num_batches_tracked`` of 0 as timm keeps;
+    the ``predictions`` layer, if any, becomes ``last_linear.weight`` (transposed) and ``.bias``.
+    Works for every member of the family (any ``width`` and ``blocks``): the keys are those of
+    :func:`timm_state_dict_shapes` plus the ``num_batches_tracked`` buffers.
+    """
+    state: dict[str, np.ndarray] = {}
+    for layer_name, prefix in timm_layer_map(model).items():
+        layer = model.get_layer(layer_name)
+        if isinstance(layer, layers.Dense):
+            kernel, bias = (keras.ops.convert_to_numpy(w) for w in (layer.kernel, layer.bias))
+            state[f"{prefix}.weight"] = np.ascontiguousarray(kernel.T, np.float32)
+            state[f"{prefix}.bias"] = np.asarray(bias, np.float32)
+            continue
+        kernel = keras.ops.convert_to_numpy(layer.kernel)
+        state[f"{prefix}.conv.weight"] = np.ascontiguousarray(
+            kernel.transpose(3, 2, 0, 1), np.float32
+        )
+        bn = model.get_layer(f"{layer_name}_bn")
+        variables = (bn.gamma, bn.beta, bn.moving_mean, bn.moving_variance)
+        for stat, variable in zip(("weight", "bias", "running_mean", "running_var"), variables,
+                                  strict=True):
+            state[f"{prefix}.bn.{stat}"] = np.asarray(
+                keras.ops.convert_to_numpy(variable), np.float32
+            )
+        state[f"{prefix}.bn.num_batches_tracked"] = np.array(0, np.int64)
+    return state
+
+
+def save_timm_weights(model: keras.Model, path: str | os.PathLike) -> str:
+    """Write ``model``'s weights as a timm ``inception_v4`` state dict (:func:`timm_state_dict`).
+
+    ``path`` ends in ``.safetensors`` (written with NumPy alone, keys sorted) or ``.npz``. The
+    file loads back with :func:`load_timm_weights` into a net of the same width and blocks (and
+    with timm's ``inception_v4`` of that shape). Returns the path written.
+    """
+    path = os.fspath(path)
+    state = timm_state_dict(model)
+    lower = path.lower()
+    if lower.endswith(".safetensors"):
+        _write_safetensors(path, state)
+    elif lower.endswith(".npz"):
+        with open(path, "wb") as f:  # a file object: np.savez appends no second suffix
+            np.savez(f, **dict(sorted(state.items())))
+    else:
+        raise ValueError(f"{path!r}: expected a .safetensors or .npz path to write")
+    return path
 
 
 def convert_timm_checkpoint(
