@@ -42,7 +42,7 @@ seed = 0
 pretext_images_per_task = 16  # images per attribute dimension in the pretext set
 pretext_size = 128  # the pretext set's long side in pixels
 pretext_seed = 1  # the pretext set's seed: never the evaluation set's
-pretext_val_fraction = 0.1  # pretext images held out to score the pretext task
+pretext_val_fraction = 0.25  # pretext images held out to score the pretext task
 pretext_schedule = [{"optimizer": "adam", "learning_rate": 2e-3, "epochs": 2, "train_backbone": 1.0}]  # pretraining (optimizer, rate, epochs, trained share)
 variant = "tiny"  # base net size: tiny | small | canonical
 image_size = 96  # input side in pixels, pretraining and comparison
@@ -162,8 +162,11 @@ curves = {arm: training_ablations.train_curve(setup, comparison_level, compariso
                                               chapter.train, chapter.val, progress=False)
           for arm, setup in arms.items()}
 curve_scores = {arm: curve.scores(level_val) for arm, curve in curves.items()}
+folder = results.results_dir(profile, NOTEBOOK)
+truth_csv = folder / "Annotations" / "label.csv"
+answers = {arm: folder / "answers" / f"{arm.replace(' ', '_')}.csv" for arm in arms}
 scored = experiments.score_models(chapter.setup, {arm: c.model for arm, c in curves.items()},
-                                  level_val)
+                                  level_val, answers=answers, truth_csv=truth_csv)
 tables.styled(tables.score_table({arm: scored[arm].scores for arm in arms}, index="start"))
 
 # %% [markdown]
@@ -227,6 +230,7 @@ numbers = {
                     **exported[b]} for b in backbones},
     "comparison": {"backbone": comparison_backbone, "level": comparison_level,
                    "train_images": len(level_train), "val_images": len(level_val),
+                   "truth": truth_csv, "answers": answers,
                    "scores": {arm: {"acc": scored[arm].scores["acc"],
                                     "mAP": scored[arm].scores["mAP"],
                                     "tasks": scored[arm].scores["tasks"]} for arm in arms},

@@ -48,8 +48,8 @@ normalisation = "inception"  # inception | dataset | per_image | paper_literal (
 ablation_size = 96  # input side of the two training ablations (one of image_sizes, so they share its model)
 normalisation_arms = ["dataset", "inception"]  # normalisation ablation: the data set's statistics, then the mode it is compared with
 convergence_epoch = 1  # the epoch after which the normalisation arms are compared
-sgd_stages = [{"optimizer": "sgd", "learning_rate": 1e-3, "epochs": 1, "train_backbone": 1.0}]  # optimizer ablation: the SGD stages after the Adam stages (the other arm: Adam instead)
-weights = {"inception_v4": "", "inception_resnet_v2": ""}  # base net -> ImageNet weight file (format: nets.registry); empty: random
+sgd_stages = [{"optimizer": "sgd", "learning_rate": 5e-3, "epochs": 1, "train_backbone": 1.0}]  # optimizer ablation: the SGD stages after the Adam stages (the other arm: Adam instead)
+weights = {"inception_v4": "results/smoke/pretrained/inception_v4.safetensors", "inception_resnet_v2": "results/smoke/pretrained/inception_resnet_v2.h5"}  # base net -> ImageNet weight file (format: nets.registry; chapter 0 writes these); empty: random
 allow_random_init = False  # the paper profile refuses random base nets unless this is true
 
 # %% tags=["hide-input"]

@@ -45,7 +45,7 @@ normalisation = "inception"  # inception | dataset | per_image | paper_literal (
 augment_engine = "imgaug"  # imgaug: the paper's library, per image on the CPU | keras: the fast twin in the model
 sample_images = 2  # training images shown before and after each augmenter
 samples_per_augmenter = 3  # augmented versions shown per image and augmenter
-weights = {"inception_v4": "", "inception_resnet_v2": ""}  # base net -> ImageNet weight file (format: nets.registry); empty: random
+weights = {"inception_v4": "results/smoke/pretrained/inception_v4.safetensors", "inception_resnet_v2": "results/smoke/pretrained/inception_resnet_v2.h5"}  # base net -> ImageNet weight file (format: nets.registry; chapter 0 writes these); empty: random
 allow_random_init = False  # the paper profile refuses random base nets unless this is true
 
 # %% tags=["hide-input"]

@@ -61,7 +61,7 @@ classifier_image_size = 75
 classifier_batch_size = 8
 classifier_schedule = [{"optimizer": "adam", "learning_rate": 1e-3, "epochs": 8, "train_backbone": 1.0}, {"optimizer": "adam", "learning_rate": 2.5e-5, "epochs": 1, "train_backbone": 1.0}, {"optimizer": "adam", "learning_rate": 7.5e-6, "epochs": 1, "train_backbone": 1.0}, {"optimizer": "sgd", "learning_rate": 4.5e-6, "epochs": 1, "train_backbone": 1.0}, {"optimizer": "sgd", "learning_rate": 1e-6, "epochs": 1, "train_backbone": 1.0}]  # the paper's optimizers and rates (§3.2)
 classifier_bn_momentum = 0.9  # None: the base net's own (0.99); see classifier.build_classifier
-classifier_weights = ""  # ImageNet weights for the classifier's base net; empty: random
+classifier_weights = "results/smoke/pretrained/inception_resnet_v2.h5"  # ImageNet weights for the classifier's base net (chapter 0 writes this one); empty: random
 allow_random_init = False  # the paper profile refuses a random classifier base net unless this is true
 
 # %% tags=["hide-input"]

@@ -52,7 +52,7 @@ normalisation = "inception"  # inception | dataset | per_image | paper_literal (
 augment = []  # training augmentation (§3.1.2 (3)): names of augmentation.AUGMENTERS; the paper: flip, affine, rotate, channel, noise
 augment_engine = "imgaug"  # imgaug: per image on the CPU, as the paper | keras: the in-model twin
 flag_controls = ["screened"]  # flag sources whose dual model is compared with the single-channel model given the flag (the control): truth, screened
-weights = {"inception_v4": "", "inception_resnet_v2": ""}  # base net -> ImageNet weight file (format: nets.registry); empty: random
+weights = {"inception_v4": "results/smoke/pretrained/inception_v4.safetensors", "inception_resnet_v2": "results/smoke/pretrained/inception_resnet_v2.h5"}  # base net -> ImageNet weight file (format: nets.registry; chapter 0 writes these); empty: random
 allow_random_init = False  # the paper profile refuses random base nets unless this is true
 
 # %% tags=["hide-input"]

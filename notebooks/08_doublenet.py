@@ -47,7 +47,7 @@ augment_engine = "imgaug"  # imgaug: the paper's library, per image on the CPU |
 length_model = "dual-screened"  # single | dual-truth | dual-screened (§3.3.2; chapter 5)
 fusion_schedule = [{"optimizer": "adam", "learning_rate": 1e-3, "epochs": 1, "train_backbone": 0.0}]  # the dual-channel fusion, on its two trained branches (frozen base nets)
 ablation_backbone = "inception_resnet_v2"  # the base net of the pooling and Dropout ablation (design level)
-weights = {"inception_v4": "", "inception_resnet_v2": ""}  # base net -> ImageNet weight file (format: nets.registry); empty: random
+weights = {"inception_v4": "results/smoke/pretrained/inception_v4.safetensors", "inception_resnet_v2": "results/smoke/pretrained/inception_resnet_v2.h5"}  # base net -> ImageNet weight file (format: nets.registry; chapter 0 writes these); empty: random
 allow_random_init = False  # the paper profile refuses random base nets unless this is true
 
 # %% tags=["hide-input"]

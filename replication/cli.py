@@ -123,6 +123,28 @@ def cmd_reproduce(args) -> int:
     return 0
 
 
+def cmd_edition(args) -> int:
+    from replication.book import edition
+
+    try:
+        path = edition.write()
+    except FileNotFoundError as err:
+        return _error(str(err))
+    print(f"edition written: {path}; build its book with `python -m replication book`")
+    return 0
+
+
+def cmd_book(args) -> int:
+    from replication.book import edition
+
+    try:
+        index = edition.build()
+    except (FileNotFoundError, RuntimeError) as err:
+        return _error(str(err))
+    print(f"the results edition's book: {index}")
+    return 0
+
+
 def cmd_bench(args) -> int:
     if args.what == "models":
         from replication.bench import models
@@ -250,6 +272,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-book", action="store_true", help="run the notebooks, skip the book build")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_reproduce)
+
+    p = sub.add_parser("edition", help="copy the finished synthetic run in this home into edition/ "
+                                       "(the results edition the book is built from)")
+    p.set_defaults(func=cmd_edition)
+
+    p = sub.add_parser("book", help="build the HTML book from the committed results edition "
+                                    "(edition/), without training")
+    p.set_defaults(func=cmd_book)
 
     p = sub.add_parser("bench", help="benchmarks that print numbers")
     p.add_argument("what", nargs="?", default="models",

@@ -145,11 +145,15 @@ def test_the_weights_parameter_maps_registered_nets_to_files(tmp_path, monkeypat
     (root / "Annotations" / "label.csv").write_text("")  # ensure_data only looks for the file
     common = dict(variant="tiny", image_size=96, batch_size=16, seed=0, val_fraction=0.2,
                   schedule=[{"optimizer": "adam", "learning_rate": 1e-3, "epochs": 1}])
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "v4.safetensors").write_bytes(b"")  # only its existence is checked here
     setup = experiments.setup_from_parameters(
-        "smoke", str(root), weights={"inception_v4": "/w/v4.safetensors", "inception_resnet_v2": None},
+        "smoke", str(root), weights={"inception_v4": "w/v4.safetensors", "inception_resnet_v2": None},
         **common)
-    # A net named with a file gets it; an empty or absent entry trains from random weights.
-    assert experiments.model_spec(setup, "design", "inception_v4", []).weights == "/w/v4.safetensors"
+    # A net named with a file gets it (a relative path lies in the run's home); an empty or
+    # absent entry trains from random weights.
+    assert experiments.model_spec(setup, "design", "inception_v4", []).weights == str(
+        tmp_path / "w" / "v4.safetensors")
     assert experiments.model_spec(setup, "design", "inception_resnet_v2", []).weights is None
     bare = experiments.setup_from_parameters("smoke", str(root), **common)
     assert experiments.model_spec(bare, "design", "inception_v4", []).weights is None
@@ -158,6 +162,14 @@ def test_the_weights_parameter_maps_registered_nets_to_files(tmp_path, monkeypat
                                           **common)
     with pytest.raises(ValueError, match="maps base net names to weight files"):
         experiments.setup_from_parameters("smoke", str(root), weights="/w/v4.safetensors", **common)
+    # A missing file is named before any net trains; chapter 0's say how to make them.
+    with pytest.raises(FileNotFoundError, match="w/missing.h5 not found.*nothing is downloaded"):
+        experiments.setup_from_parameters("smoke", str(root),
+                                          weights={"inception_v4": "w/missing.h5"}, **common)
+    pretrained = profiles.pretrained_weights("smoke")["inception_v4"]
+    with pytest.raises(FileNotFoundError, match="--profile smoke --only 00"):
+        experiments.setup_from_parameters("smoke", str(root),
+                                          weights={"inception_v4": pretrained}, **common)
 
 
 TOY_NET_MODULE = '''"""ToyNet: a third base net, one strided convolution and global average pooling."""

@@ -17,8 +17,8 @@ from replication.book.profiles import SOURCE_ROOT
 def test_list_notebooks_in_order_and_by_prefix():
     every = reproduce.list_notebooks()
     assert [p.stem for p in every] == sorted(p.stem for p in every)
-    assert every[0].stem == "01_data"
-    assert reproduce.list_notebooks(["01"]) == [every[0]]
+    assert every[0].stem == "00_pretraining" and every[1].stem == "01_data"
+    assert reproduce.list_notebooks(["01"]) == [every[1]]
     with pytest.raises(ValueError, match="no notebook matches 77"):
         reproduce.list_notebooks(["77"])
 
@@ -51,7 +51,9 @@ def test_dependencies_name_notebooks_and_follow_those_not_chosen():
         assert notebook in numbers and set(before) <= numbers, (notebook, before)
     needs = reproduce.dependencies(every)
     assert needs["05_dual_channel"] == {"04_screening", "06_per_dimension_ap"}
-    assert needs["01_data"] == set() and needs["02_resolution"] == set()
+    assert needs["01_data"] == set() and needs["00_pretraining"] == set()
+    # Every chapter that loads the pretrained base nets waits for chapter 0.
+    assert needs["02_resolution"] == {"00_pretraining"} == needs["04_screening"]
     by_number = {source.stem.split("_")[0]: source for source in every}
     # --only 03 06: what they need ran before (or not); --only 04 05: 05 waits for 04 through 06.
     assert reproduce.dependencies([by_number["03"], by_number["06"]]) == {
@@ -68,10 +70,10 @@ def test_schedule_order_puts_each_notebook_after_what_it_needs_longest_chain_fir
         assert sorted(order) == [source.stem for source in every]
         assert all(order.index(before) < order.index(stem)
                    for stem, befores in needs.items() for before in befores)
-    # One notebook per unit: 04 heads the longest chain (04, 06, then 05, 07 or 08).
-    assert reproduce.schedule_order(every)[0].stem == "04_screening"
-    # Recorded seconds decide: a long 02 (then 03) goes first.
-    assert reproduce.schedule_order(every, {"02_resolution": 500.0})[0].stem == "02_resolution"
+    # One notebook per unit: 00 heads the longest chain (00, 04, 06, then 05, 07 or 08).
+    assert reproduce.schedule_order(every)[0].stem == "00_pretraining"
+    # Recorded seconds decide: a long 01 goes first.
+    assert reproduce.schedule_order(every, {"01_data": 5000.0})[0].stem == "01_data"
 
 
 def test_scheduled_notebooks_respect_the_jobs_limit_and_a_failure_stops_only_its_dependents(
@@ -197,4 +199,4 @@ def test_smoke_reproduction_builds_the_book_with_every_notebook(smoke_run):
 def test_one_job_runs_the_notebooks_in_the_books_order_where_dependencies_allow():
     order = [s.stem[:2] for s in reproduce.schedule_order(reproduce.list_notebooks(),
                                                           by_number=True)]
-    assert order == ["01", "02", "03", "04", "06", "05", "07", "08"]
+    assert order == ["00", "01", "02", "03", "04", "06", "05", "07", "08"]

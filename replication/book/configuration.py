@@ -117,7 +117,9 @@ def setup_from_parameters(profile: str, data_root: str, *, variant: str, image_s
     from replication.book.profiles import ensure_data
 
     # A non-mapping goes to Setup as it is, whose check names the mistake.
-    files = ({name: weight_file(profile, path) if path else "" for name, path in weights.items()}
+    # An unregistered name is kept as given, for Setup's check to name it.
+    files = ({name: (weight_file(profile, path) if name in registry.names() else str(path))
+              if path else "" for name, path in weights.items()}
              if isinstance(weights, Mapping) else {} if weights is None else weights)
     return Setup(profile=profile, root=ensure_data(profile, data_root or None), variant=variant,
                  image_size=image_size, batch_size=batch_size, schedule=schedule, seed=seed,

@@ -93,16 +93,25 @@ def page(profile: str, records: Sequence[Mapping[str, Any]], *, built_by: str, d
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write(profile: str, folder: Path, chapters: Sequence[str] = ()) -> Path:
-    """Write ``folder/<PAGE>.md`` from the claim records under ``results/<profile>/``;
-    ``chapters`` (notebook stems) are the book's chapters, named in a note when they have
-    recorded no numbers under the profile. Returns the page's path."""
-    results_dir = get_profile(profile).results_dir
+def write(profile: str, folder: Path, chapters: Sequence[str] = (), *,
+          results_dir: Path | None = None, built_by: str | None = None,
+          date: str | None = None) -> Path:
+    """Write ``folder/<PAGE>.md`` from the claim records under ``results_dir`` (default
+    ``results/<profile>/``); ``chapters`` (notebook stems) are the book's chapters, named in a
+    note when they have recorded no numbers (or when the profile does not run them, with why).
+    ``built_by`` and ``date`` default to this checkout's commit and today (the edition gives
+    its run's). Returns the page's path."""
+    results_dir = get_profile(profile).results_dir if results_dir is None else results_dir
     skipped: list[str] = []
     records = claims.collect(results_dir, skipped=skipped)
-    not_run = [c for c in chapters if not (results_dir / c / "numbers.json").exists()]
-    text = page(profile, records, built_by=commit(), date=build_date(), skipped=skipped,
-                not_run=not_run)
+    not_run = []
+    for chapter in chapters:
+        if chapter in get_profile(profile).skipped:
+            skipped.append(f"{chapter}: {get_profile(profile).skipped[chapter]}")
+        elif not (results_dir / chapter / "numbers.json").exists():
+            not_run.append(chapter)
+    text = page(profile, records, built_by=built_by or commit(), date=date or build_date(),
+                skipped=skipped, not_run=not_run)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{PAGE}.md"
     path.write_text(text, encoding="utf-8")

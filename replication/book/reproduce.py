@@ -38,6 +38,7 @@ from typing import Sequence
 
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
+from replication.book import edition
 from replication.book.profiles import (HOME, HOME_ENV, SOURCE_ROOT, ensure_data, get_profile,
                                        in_home)
 
@@ -46,7 +47,8 @@ BOOK_SOURCES = SOURCE_ROOT / "book"
 """The book's own pages and its ``_toc.yml`` (``book/executed/`` in it is output, not source)."""
 CONFIG = SOURCE_ROOT / "_config.yml"
 EXECUTED_DIR = HOME / "book" / "executed"
-BOOK_HTML = HOME / "_build" / "html"
+PRETRAINING = "00_pretraining"
+"""Chapter 0: it writes the pretrained base nets the synthetic profiles' later chapters load."""
 TIMINGS_FILE = "reproduce_seconds.json"
 """Written to ``results/<profile>/``: the wall-clock seconds of each notebook and of the build."""
 KERNEL = "python3"
@@ -211,12 +213,18 @@ def build_book(profile: str, *, strict: bool = True) -> Path:
 
     copy_book_sources(HOME)
     _write_skipped_pages(profile)
-    toc = HOME / "book" / "_toc.yml"
-    pages = _toc_notebooks(toc)
+    pages = _toc_notebooks(HOME / "book" / "_toc.yml")
     glance.write(profile, EXECUTED_DIR,
                  chapters=[Path(name).name for name in pages if Path(name).name != glance.PAGE])
-    missing = [name for name in pages if not any(
-        (HOME / f"{name}{suffix}").exists() for suffix in (".ipynb", ".md"))]
+    return run_jupyter_book(HOME, strict=strict)
+
+
+def run_jupyter_book(root: Path, *, strict: bool = True) -> Path:
+    """Build ``<root>/_build/html`` from the book's sources under ``root`` (``book/`` with its
+    ``executed/`` pages and ``_toc.yml``, and ``_config.yml``); returns its ``index.html``."""
+    toc = root / "book" / "_toc.yml"
+    missing = [name for name in _toc_notebooks(toc) if not any(
+        (root / f"{name}{suffix}").exists() for suffix in (".ipynb", ".md"))]
     if missing:
         raise FileNotFoundError(
             "the book needs " + ", ".join(f"{m}.ipynb" for m in missing)
@@ -224,15 +232,15 @@ def build_book(profile: str, *, strict: bool = True) -> Path:
         )
     exe = Path(sys.executable).with_name("jupyter-book")
     command = [str(exe) if exe.exists() else (shutil.which("jupyter-book") or "jupyter-book"),
-               "build", str(HOME), "--toc", str(toc), "--config", str(HOME / CONFIG.name)]
+               "build", str(root), "--toc", str(toc), "--config", str(root / CONFIG.name)]
     if strict:
         command += ["-W", "-n", "--keep-going"]
-    done = subprocess.run(command, cwd=HOME, capture_output=True, text=True,
+    done = subprocess.run(command, cwd=root, capture_output=True, text=True,
                           env={**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
     if done.returncode != 0:
         raise RuntimeError(f"jupyter-book build failed (exit {done.returncode}):\n"
                            f"{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
-    return BOOK_HTML / "index.html"
+    return root / "_build" / "html" / "index.html"
 
 
 def _write_skipped_pages(profile: str) -> None:
@@ -297,6 +305,11 @@ def reproduce(profile: str = "smoke", *, only: Sequence[str] | None = None,
     if unknown:
         raise ValueError(f"no chosen notebook has the parameter(s) {', '.join(unknown)}")
     estimates = _recorded_seconds(chosen.results_dir)  # before this run overwrites them
+    started = _now()
+    if not any(source.stem == PRETRAINING for source in sources):
+        for path in edition.restore_pretrained(chosen.name):
+            print(f"[{chosen.name}] chapter 0 did not run: using the edition's {in_home(path)}",
+                  file=sys.stderr, flush=True)
     start = time.perf_counter()
     root = ensure_data(chosen, Path(data_root).absolute() if data_root else None,
                        progress=progress)
@@ -325,8 +338,18 @@ def reproduce(profile: str = "smoke", *, only: Sequence[str] | None = None,
         seconds["book"] = time.perf_counter() - start
         print(f"[{chosen.name}] book built in {seconds['book']:.0f} s: {index}", file=sys.stderr,
               flush=True)
-    _record_seconds(chosen.results_dir, seconds)
+    recorded = _record_seconds(chosen.results_dir, seconds)
+    edition.write_provenance(chosen.results_dir, edition.provenance(
+        chosen.name, started=started, finished=_now(),
+        seconds=json.loads(recorded.read_text(encoding="utf-8"))))
     return sorted(runs, key=lambda run: run.notebook)
+
+
+def _now() -> str:
+    """The time now, UTC, ISO 8601 to the second."""
+    import datetime
+
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def _number(source: Path) -> str:

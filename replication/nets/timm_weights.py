@@ -7,8 +7,8 @@ Reference:
     port of the tf-slim model and its ImageNet weights.
 
 timm numbers its modules ``features.0`` .. ``features.21`` in the canonical network (stem 0-5,
-Inception-A 6-9, Reduction-A 10, Inception-B 11-17, Reduction-B 18, Inception-C 19-21) and calls the classifier
-``last_linear``; :func:`timm_layer_map` maps every Keras layer of
+Inception-A 6-9, Reduction-A 10, Inception-B 11-17, Reduction-B 18, Inception-C 19-21) and calls
+the classifier ``last_linear``; :func:`timm_layer_map` maps every Keras layer of
 :func:`replication.nets.inception_v4.inception_v4` (named by its place in the network) to that
 path, for any member of the family. :func:`load_timm_weights` reads a state dict (a mapping, or
 a ``.safetensors`` / ``.npz`` file without torch, or a ``.pth`` file with it) and sets the
