@@ -103,7 +103,7 @@ def cmd_screen(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    from replication.book.reproduce import NotebookFailed, reproduce
+    from replication.book.reproduce import PRETRAINING, NotebookFailed, list_notebooks, reproduce
 
     import yaml
 
@@ -114,6 +114,12 @@ def cmd_reproduce(args) -> int:
             return _error(f"--param wants NAME=VALUE, got {item!r}")
         overrides[name] = yaml.safe_load(value) if value else ""
     try:
+        if not any(p.stem == PRETRAINING for p in list_notebooks(args.only)):
+            from replication.book import edition
+
+            for path in edition.restore_pretrained(args.profile):
+                print(f"[{args.profile}] chapter 0 is not run: using the edition's {path.name}",
+                      file=sys.stderr)
         reproduce(args.profile, only=args.only, data_root=args.data_root, overrides=overrides,
                   book=not args.no_book, progress=not args.no_progress, jobs=args.jobs)
     except NotebookFailed as err:

@@ -154,3 +154,49 @@ def test_rerunning_chapter_1_reproduces_its_committed_numbers(tmp_path):
     committed = json.loads((EDITION / edition.RESULTS / "01_data" / "numbers.json")
                            .read_text(encoding="utf-8"))
     assert not _close(ours, committed), _close(ours, committed)[:10]
+
+
+def _fake_run(home: Path, profile: str, *, ran_by: str | None = None) -> None:
+    """What a finished run of ``profile`` leaves in ``home``, in miniature."""
+    from replication.book import provenance
+
+    results = home / "results" / profile
+    for stem in edition.chapters(profile):
+        notebook = {"cells": [], "metadata": {"papermill": {"parameters": {
+            "profile": ran_by or profile}}}, "nbformat": 4, "nbformat_minor": 5}
+        (home / "book" / "executed").mkdir(parents=True, exist_ok=True)
+        (home / "book" / "executed" / f"{stem}.ipynb").write_text(json.dumps(notebook))
+        (results / stem).mkdir(parents=True, exist_ok=True)
+        (results / stem / "numbers.json").write_text('{"claims": []}')
+        (results / stem / "figure.png").write_bytes(b"png")
+        (results / stem / "answers.csv").write_text("not for the edition")
+    (results / "pretrained").mkdir()
+    (results / "pretrained" / "inception_v4.safetensors").write_bytes(b"weights")
+    provenance.write(results, {"profile": profile})
+
+
+def test_write_copies_a_finished_run_and_refuses_another_profiles(tmp_path, monkeypatch):
+    from replication.book import profiles, reproduce
+
+    monkeypatch.setattr(profiles, "HOME", tmp_path / "home")
+    monkeypatch.setattr(reproduce, "EXECUTED_DIR", tmp_path / "home" / "book" / "executed")
+    with pytest.raises(FileNotFoundError, match="no finished synthetic run.*00_pretraining"):
+        edition.write(destination=tmp_path / "edition")
+    _fake_run(tmp_path / "home", "synthetic", ran_by="smoke")
+    with pytest.raises(FileNotFoundError, match="run under another profile since: 00_pretraining"):
+        edition.write(destination=tmp_path / "edition")
+    for stem in edition.chapters():
+        path = tmp_path / "home" / "book" / "executed" / f"{stem}.ipynb"
+        path.write_text(path.read_text().replace('"smoke"', '"synthetic"'))
+    out = edition.write(destination=tmp_path / "edition")
+    assert sorted(p.name for p in (out / "results" / "01_data").iterdir()) == [
+        "figure.png", "numbers.json"]
+    assert (out / "pretrained" / "inception_v4.safetensors").read_bytes() == b"weights"
+    assert len(list((out / "notebooks").glob("*.ipynb"))) == len(edition.chapters())
+    # A chapter rerun alone gets the edition's pretrained nets where they are missing, and only
+    # for the edition's own profile.
+    (tmp_path / "home" / "results" / "synthetic" / "pretrained" / "inception_v4.safetensors").unlink()
+    assert edition.restore_pretrained("smoke", source=out) == []
+    restored = edition.restore_pretrained("synthetic", source=out)
+    assert [p.name for p in restored] == ["inception_v4.safetensors"]
+    assert edition.restore_pretrained("synthetic", source=out) == []

@@ -13,21 +13,16 @@ writes here.
 from __future__ import annotations
 
 import json
-import platform
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from replication.book.profiles import HOME, PRETRAINED_DIR, SOURCE_ROOT, get_profile
+from replication.book.provenance import PROVENANCE
 
 EDITION_DIR = SOURCE_ROOT / "edition"
 PROFILE = "synthetic"
 """The profile the edition is a run of."""
-PROVENANCE = "provenance.json"
-"""``{"profile", "commit", "started", "finished", "machine", "seconds", "total_seconds",
-"packages"}`` (:func:`provenance`), written beside a run's results by ``reproduce`` and copied
-into the edition."""
 NOTEBOOKS = "notebooks"
 RESULTS = "results"
 FIGURE_SUFFIXES = (".png", ".svg")
@@ -36,74 +31,6 @@ BUILD_DIR = HOME / "_build" / "edition"
 REBUILD = ("bash scripts/reproduce.sh --profile synthetic && "
            ".venv/bin/python -m replication edition")
 """The commands that make the edition again (README: "The results edition")."""
-
-
-# --------------------------------------------------------------------------- provenance
-
-
-def machine() -> dict[str, Any]:
-    """Cores, memory, CPU and GPU of this machine (``"none"`` without an NVIDIA GPU)."""
-    import os
-
-    memory = None
-    try:
-        memory = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    except (ValueError, OSError, AttributeError):
-        pass
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = "none"
-    if shutil.which("nvidia-smi"):
-        done = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-                              capture_output=True, text=True)
-        if done.returncode == 0 and done.stdout.strip():
-            gpu = ", ".join(done.stdout.split("\n")).strip(", ")
-    return {"cores": os.cpu_count(), "memory_gib": memory, "cpu": cpu, "gpu": gpu,
-            "system": f"{platform.system()} {platform.release()}",
-            "python": platform.python_version()}
-
-
-def packages() -> dict[str, str]:
-    """Name -> installed version of every dependency ``pyproject.toml`` pins."""
-    import re
-    import tomllib
-    from importlib import metadata
-
-    project = tomllib.loads((SOURCE_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    names = [re.split(r"[<>=!~;\[ ]", spec, maxsplit=1)[0]
-             for spec in project["project"]["dependencies"]]
-    out = {}
-    for name in sorted(names, key=str.lower):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
-def provenance(profile: str, *, started: str, finished: str,
-               seconds: dict[str, float]) -> dict[str, Any]:
-    """A run's provenance: profile, commit, start and end (UTC, ISO 8601), machine, seconds per
-    step (the data, each chapter, the book: the latest time of each, as ``reproduce`` records
-    them) and their sum, and the package versions."""
-    from replication.book.glance import commit
-
-    return {"profile": profile, "commit": commit(), "started": started, "finished": finished,
-            "machine": machine(), "seconds": seconds,
-            "total_seconds": round(sum(seconds.values()), 1), "packages": packages()}
-
-
-def write_provenance(results_dir: Path, record: dict[str, Any]) -> Path:
-    path = results_dir / PROVENANCE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    return path
 
 
 # --------------------------------------------------------------------------- writing

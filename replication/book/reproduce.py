@@ -38,7 +38,7 @@ from typing import Sequence
 
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-from replication.book import edition
+from replication.book import provenance
 from replication.book.profiles import (HOME, HOME_ENV, SOURCE_ROOT, ensure_data, get_profile,
                                        in_home)
 
@@ -306,10 +306,6 @@ def reproduce(profile: str = "smoke", *, only: Sequence[str] | None = None,
         raise ValueError(f"no chosen notebook has the parameter(s) {', '.join(unknown)}")
     estimates = _recorded_seconds(chosen.results_dir)  # before this run overwrites them
     started = _now()
-    if not any(source.stem == PRETRAINING for source in sources):
-        for path in edition.restore_pretrained(chosen.name):
-            print(f"[{chosen.name}] chapter 0 did not run: using the edition's {in_home(path)}",
-                  file=sys.stderr, flush=True)
     start = time.perf_counter()
     root = ensure_data(chosen, Path(data_root).absolute() if data_root else None,
                        progress=progress)
@@ -339,7 +335,7 @@ def reproduce(profile: str = "smoke", *, only: Sequence[str] | None = None,
         print(f"[{chosen.name}] book built in {seconds['book']:.0f} s: {index}", file=sys.stderr,
               flush=True)
     recorded = _record_seconds(chosen.results_dir, seconds)
-    edition.write_provenance(chosen.results_dir, edition.provenance(
+    provenance.write(chosen.results_dir, provenance.record(
         chosen.name, started=started, finished=_now(),
         seconds=json.loads(recorded.read_text(encoding="utf-8"))))
     return sorted(runs, key=lambda run: run.notebook)
