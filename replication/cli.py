@@ -274,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "-p 'weights={inception_v4: /path/inception_v4.safetensors}'")
     p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="run up to N notebooks at once, each after those it reads from "
-                        "(default $REPLICATION_JOBS or 1; the numbers do not depend on it)")
+                        "(default $REPLICATION_JOBS, else the profile's: synthetic 2, others 1; the numbers do not depend on it)")
     p.add_argument("--no-book", action="store_true", help="run the notebooks, skip the book build")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_reproduce)

@@ -25,7 +25,8 @@ PROFILE = "synthetic"
 """The profile the edition is a run of."""
 NOTEBOOKS = "notebooks"
 RESULTS = "results"
-FIGURE_SUFFIXES = (".png", ".svg")
+FIGURE_SUFFIXES = (".png",)
+"""The figures as the book shows them (the SVGs beside them in a run are for print)."""
 BUILD_DIR = HOME / "_build" / "edition"
 """Where :func:`build` renders the edition's book (``<BUILD_DIR>/_build/html``)."""
 REBUILD = ("bash scripts/reproduce.sh --profile synthetic && "

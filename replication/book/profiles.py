@@ -74,6 +74,9 @@ class Profile:
     to start a base net from random weights unless ``allow_random_init`` is set."""
     skipped: Mapping[str, str] = field(default_factory=dict)
     """Notebook stem -> why this profile does not run it (its page in the book says so)."""
+    jobs: int = 1
+    """How many notebooks ``reproduce`` runs at a time unless told otherwise (``--jobs``,
+    ``$REPLICATION_JOBS``); the numbers do not depend on it."""
 
     @property
     def results_dir(self) -> Path:
@@ -330,8 +333,12 @@ PROFILES: dict[str, Profile] = {
         ),
         Profile(
             name="synthetic",
-            description="Synthetic set big enough to decide the paper's comparisons; 90 minutes on 2 CPU cores.",
+            description="Synthetic set big enough to decide the paper's comparisons; about an hour on 2 CPU cores.",
             synthetic=SyntheticSpec(images_per_task=1000, size=256),
+            # Two notebooks at a time: one tiny net's training keeps about 1.5 of 2 cores busy,
+            # and 02-03 run beside 04-06 (the edition's run: 61 minutes of wall time; its
+            # chapters' times, each slowed by the other's, add up to 88).
+            jobs=2,
             notebook_params={
                 "00_pretraining": _pretraining(
                     _SYNTHETIC_TRAINING, "synthetic", images_per_task=1500, size=256,

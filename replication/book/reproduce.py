@@ -291,13 +291,13 @@ def reproduce(profile: str = "smoke", *, only: Sequence[str] | None = None,
     ``overrides`` set notebook parameters over the profile's values, in every chosen notebook
     that declares them (e.g. ``{"weights": {"inception_v4": "/path/w.safetensors"}}``).
     ``data_root``, if relative, is relative to the working folder. ``jobs`` (default
-    ``$REPLICATION_JOBS`` or 1): how many notebooks run at the same time (:data:`DEPENDS_ON`
+    ``$REPLICATION_JOBS`` or the profile's ``jobs``): how many notebooks run at the same time (:data:`DEPENDS_ON`
     says which may). The seconds each step took are printed and recorded in
     ``results/<profile>/reproduce_seconds.json``.
     """
     chosen = get_profile(profile)
     sources = [source for source in list_notebooks(only) if source.stem not in chosen.skipped]
-    jobs = int(os.environ.get(JOBS_ENV) or 1) if jobs is None else int(jobs)
+    jobs = int(os.environ.get(JOBS_ENV) or chosen.jobs) if jobs is None else int(jobs)
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     declared = {source.stem: declared_parameters(source) for source in sources}
