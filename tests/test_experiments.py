@@ -433,8 +433,13 @@ def test_a_variant_folder_survives_moving_the_home_with_its_weight_files(tmp_pat
     tags = []
     for home in (tmp_path / "a", tmp_path / "b"):
         monkeypatch.setattr(profiles, "HOME", home)
+        (home / "weights").mkdir(parents=True)
+        (home / "weights" / "v4.safetensors").write_bytes(b"the same weights")
         setup = _setup(weights={"inception_v4": str(home / "weights" / "v4.safetensors")})
         tags.append(experiments.variant_tag(setup, "inception_v4", image_size=96))
     assert tags[0] == tags[1]
+    # Other weights written under the same name (chapter 0 rerun otherwise): another folder.
+    (tmp_path / "b" / "weights" / "v4.safetensors").write_bytes(b"other weights")
+    assert experiments.variant_tag(setup, "inception_v4", image_size=96) != tags[0]
     elsewhere = _setup(weights={"inception_v4": "/elsewhere/v4.safetensors"})
     assert experiments.variant_tag(elsewhere, "inception_v4", image_size=96) != tags[0]

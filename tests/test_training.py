@@ -144,6 +144,28 @@ def test_rerun_with_other_settings_is_refused(data, finished) -> None:
         run((root, train_rows[1:], val_rows), out)
 
 
+def test_a_weight_file_rewritten_under_the_same_name_is_not_taken_for_the_old_one(data,
+                                                                                 tmp_path):
+    """A run records its base net weights' content: chapter 0 rerun with other settings writes
+    other weights to the same path, and a model trained from the old ones must not be reused."""
+    from dataclasses import replace
+
+    weights = tmp_path / "base.safetensors"
+    weights.write_bytes(b"pretrained once")  # the stand-in base net ignores the file
+    spec = replace(SPEC, weights=str(weights))
+    root, train_rows, val_rows = data
+    done = training.train(spec, train_rows, root, out_dir=tmp_path / "run", schedule=SCHEDULE[:1],
+                          batch_size=4, progress=False, backbone_factory=tiny_backbone)
+    again = training.train(spec, train_rows, root, out_dir=tmp_path / "run",
+                           schedule=SCHEDULE[:1], batch_size=4, progress=False,
+                           backbone_factory=tiny_backbone)
+    assert again["model"] == done["model"]  # the same file: the finished run is returned
+    weights.write_bytes(b"pretrained again, otherwise")
+    with pytest.raises(training.TrainingStateError, match="weights_sha256"):
+        training.train(spec, train_rows, root, out_dir=tmp_path / "run", schedule=SCHEDULE[:1],
+                       batch_size=4, progress=False, backbone_factory=tiny_backbone)
+
+
 class Kill(keras.callbacks.Callback):
     """Raises at the end of the n-th epoch, before the run logs it: a kill mid-stage."""
 

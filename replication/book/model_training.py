@@ -129,6 +129,11 @@ def variant_tag(setup: Setup, backbone: str, *, image_size: int, augment: Sequen
             # the folder (results.shown).
             "weights": results.shown(setup.weights[backbone]) if setup.weights.get(backbone)
             else None}
+    if setup.weights.get(backbone) and Path(setup.weights[backbone]).is_file():
+        # Other weights rewritten under the same name (chapter 0 rerun): another folder.
+        from replication.learning.training import weights_digest
+
+        rest["weights_sha256"] = weights_digest(setup.weights[backbone])
     digest = hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:8]
     options = options_tag(spec_options or {})
     return (f"{setup.variant}-px{int(image_size)}{augmentation_suffix(augment, augment_engine)}"

@@ -153,6 +153,17 @@ def portable_spec(spec: Mapping, out_dir: str | os.PathLike) -> dict:
     return portable
 
 
+def weights_digest(path: str | os.PathLike) -> str:
+    """The sha256 of a base net's weight file: a run records it, so that a file rewritten with
+    other weights under the same name (chapter 0 rerun with other settings) is never taken for
+    the one the run started from."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _temporary(path: pathlib.Path) -> pathlib.Path:
     """A name beside ``path`` for writing it and renaming it into place: a kill never leaves half
     a file, and no other process writing the same file shares the name."""
@@ -350,6 +361,8 @@ def train(
         "train_data": _fingerprint(train_rows, train_flags),
         "val_data": _fingerprint(val_rows, val_flags),
     }
+    if spec.weights:  # the file's content, not only its name: chapter 0 may rewrite it
+        config["weights_sha256"] = weights_digest(spec.weights)
     state_path = out / STATE_JSON
     log_path = out / LOG_CSV
     columns = log_columns(tasks)
