@@ -155,7 +155,7 @@ pd.DataFrame({
 chapter = experiments.chapter_setup(
     profile, data_root, seed=seed, variant=variant, image_size=image_size, batch_size=batch_size,
     schedule=schedule, val_fraction=val_fraction, normalisation=normalisation,
-    weights={comparison_backbone: results.shown(weight_files[comparison_backbone])})
+    weights={comparison_backbone: profiles.pretrained_weights(profile)[comparison_backbone]})
 arms = {"pretrained": chapter.setup,
         "from scratch": replace(chapter.setup, weights={}, allow_random_init=True)}
 level_train = experiments.of_level(chapter.train, comparison_level)

@@ -104,10 +104,10 @@ def write(profile: str, folder: Path, chapters: Sequence[str] = (), *,
     results_dir = get_profile(profile).results_dir if results_dir is None else results_dir
     skipped: list[str] = []
     records = claims.collect(results_dir, skipped=skipped)
-    not_run = []
+    not_run, not_for_profile = [], get_profile(profile).skipped
     for chapter in chapters:
-        if chapter in get_profile(profile).skipped:
-            skipped.append(f"{chapter}: {get_profile(profile).skipped[chapter]}")
+        if chapter in not_for_profile:
+            skipped.append(f"{chapter}: {not_for_profile[chapter]}")
         elif not (results_dir / chapter / "numbers.json").exists():
             not_run.append(chapter)
     text = page(profile, records, built_by=built_by or commit(), date=date or build_date(),

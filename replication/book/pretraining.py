@@ -20,19 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from replication.book.profiles import HOME, get_profile
+from replication.book.profiles import SyntheticSpec, get_profile, synthetic_root
 
 PRETEXT_LEVEL = "all"
 """The pretext task: one head per attribute dimension, all eight (``models.ALL_LEVELS``)."""
-WEIGHTS_DIR = "pretrained"
-"""``results/<profile>/pretrained/``: the exported base nets, one file per base net."""
 
 
 def pretext_root(images_per_task: int, size: int, seed: int) -> Path:
     """Where the pretext set is rendered: ``data/pretext-n<N>-px<S>-seed<s>-v<format>``."""
-    from replication.synthetic.writer import FORMAT_VERSION
-
-    return HOME / "data" / f"pretext-n{images_per_task}-px{size}-seed{seed}-v{FORMAT_VERSION}"
+    return synthetic_root("pretext", SyntheticSpec(images_per_task, size, seed))
 
 
 def ensure_pretext(profile: str, *, images_per_task: int, size: int, seed: int,
@@ -63,16 +59,6 @@ def shared_images(pretext: Path, evaluation: Path) -> int:
     """How many images of ``pretext`` are byte for byte an image of ``evaluation`` (0 for a
     disjoint pretext set)."""
     return len(_image_digests(pretext) & _image_digests(evaluation))
-
-
-def weights_file(profile: str, backbone: str) -> Path:
-    """Where chapter 0 writes ``backbone``'s pretrained base net for ``profile``:
-    ``results/<profile>/pretrained/<backbone><suffix>`` (the suffix of the net's ImageNet
-    format: ``nets.registry.Backbone.weights_suffix``)."""
-    from replication.nets import registry
-
-    suffix = registry.BACKBONES[backbone].weights_suffix
-    return get_profile(profile).results_dir / WEIGHTS_DIR / f"{backbone}{suffix}"
 
 
 def export(model_path: Path, backbone: str, variant: str, destination: Path, *,

@@ -60,6 +60,17 @@ class SyntheticSpec:
     seed: int = 0
 
 
+def synthetic_root(kind: str, spec: SyntheticSpec) -> Path:
+    """Where a synthetic set is rendered: ``data/<kind>-n<N>-px<S>-seed<s>-v<format>`` (a
+    profile's evaluation set, ``synthetic``; chapter 0's pretext set, ``pretext``). The name
+    carries the spec and the renderer's format, so a changed spec or renderer never reuses a
+    stale set."""
+    from replication.synthetic.writer import FORMAT_VERSION
+
+    return HOME / "data" / (f"{kind}-n{spec.images_per_task}-px{spec.size}-seed{spec.seed}"
+                            f"-v{FORMAT_VERSION}")
+
+
 @dataclass(frozen=True)
 class Profile:
     name: str
@@ -86,13 +97,7 @@ class Profile:
         if self.synthetic is None:
             env = os.environ.get(DATA_ROOT_ENV)
             return Path(env) if env else None
-        from replication.synthetic.writer import FORMAT_VERSION
-
-        spec = self.synthetic
-        # The folder name carries the spec and the renderer's format, so a changed spec or
-        # renderer never reuses a stale set.
-        return HOME / "data" / (f"synthetic-n{spec.images_per_task}-px{spec.size}-seed{spec.seed}"
-                                f"-v{FORMAT_VERSION}")
+        return synthetic_root("synthetic", self.synthetic)
 
     def parameters(self, notebook: str, data_root: str | Path | None = None) -> dict[str, Any]:
         """The papermill parameters for one notebook under this profile. A data root in the home

@@ -66,7 +66,7 @@ def packages() -> dict[str, str]:
 
 
 def record(profile: str, *, started: str, finished: str,
-               seconds: dict[str, float]) -> dict[str, Any]:
+           seconds: dict[str, float]) -> dict[str, Any]:
     """A run's provenance: profile, commit, start and end (UTC, ISO 8601), machine, seconds per
     step (the data, each chapter, the book: the latest time of each, as ``reproduce`` records
     them) and their sum, and the package versions."""
